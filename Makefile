@@ -1,0 +1,59 @@
+# make run   set up, start the local Kafka broker, produce the sample, run the job, show the summary
+# make test  the test suite against the real broker, Spark and Delta
+# make stop  stop the broker; make clean removes everything local (.venv, .local)
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PAYMENTS ?= 20000
+MVN := mvn -B -q --no-transfer-progress
+
+export PYSPARK_PYTHON := $(CURDIR)/$(PY)
+export PYSPARK_DRIVER_PYTHON := $(CURDIR)/$(PY)
+# The Spark Kafka source and Delta, resolved by Maven (see conf/spark/pom.xml).
+SPARK_SUBMIT = $(VENV)/bin/spark-submit --master local[2] --jars $(shell ls .local/jars/*.jar | paste -sd, -)
+
+.PHONY: help setup run test stop clean kafka-start
+
+help:
+	@sed -n 's/^# //p' Makefile | head -3
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+.local/jars/.resolved: conf/spark/pom.xml
+	rm -rf .local/jars
+	$(MVN) -f conf/spark/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(CURDIR)/.local/jars
+	touch $@
+
+.local/kafka/libs/.resolved: conf/kafka/pom.xml
+	rm -rf .local/kafka/libs
+	$(MVN) -f conf/kafka/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(CURDIR)/.local/kafka/libs
+	touch $@
+
+setup: $(VENV)/.installed .local/jars/.resolved .local/kafka/libs/.resolved
+
+kafka-start: setup
+	bin/kafka.sh start
+
+run: kafka-start
+	rm -rf .local/lake .local/checkpoints
+	$(PY) jobs/sample.py --reset --payments $(PAYMENTS)
+	$(SPARK_SUBMIT) jobs/load_reference.py
+	time $(SPARK_SUBMIT) jobs/settlement.py --available-now
+	$(PY) jobs/summary.py
+
+test: kafka-start
+	$(PY) -m pytest
+
+stop:
+	bin/kafka.sh stop
+
+clean: stop
+	rm -rf $(VENV) .local

@@ -1,0 +1,38 @@
+"""Create the topics and produce the sample payments: `python jobs/sample.py --payments 20000 --reset`."""
+
+import argparse
+import sys
+
+from settlement.broker import BrokerError, create_topics
+from settlement.config import ConfigError, load_settings
+from settlement.reference import rows_from_csv
+from settlement.sample import generate, produce
+from settlement.tables import MerchantRow
+
+PARTITIONS = 6
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--payments", type=int, default=20_000, help="distinct payment events (default 20000)")
+    parser.add_argument("--days", type=int, default=3, help="approval days to spread them over (default 3)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--reset", action="store_true", help="delete and recreate the topics first")
+    args = parser.parse_args()
+    try:
+        settings = load_settings()
+        merchants = rows_from_csv(settings.reference.merchants, MerchantRow)
+        kafka = settings.kafka
+        create_topics(kafka, {kafka.payment_topic: PARTITIONS, kafka.statistics_topic: 3}, recreate=args.reset)
+    except (ConfigError, BrokerError) as error:
+        print(f"sample: {error}", file=sys.stderr)
+        return 2
+    records = generate(args.payments, merchants, days=args.days, partitions=PARTITIONS, seed=args.seed)
+    produced = produce(records, kafka)
+    malformed = sum(1 for p in produced if p.record.malformed)
+    print(f"sample: produced {len(produced)} records ({malformed} malformed) to {kafka.payment_topic!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

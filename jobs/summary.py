@@ -1,0 +1,21 @@
+"""Print what the settlement job made: `python jobs/summary.py`."""
+
+import sys
+
+from settlement.config import ConfigError, load_settings
+from settlement.session import spark_session
+from settlement.summary import summary
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(f"summary: {error}", file=sys.stderr)
+        return 2
+    print(summary(spark_session(settings.spark, "settlement-summary"), settings.storage))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

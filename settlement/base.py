@@ -1,0 +1,45 @@
+"""The settlement base: one row per accepted payment id, whatever its age.
+
+Copies that meet in one batch are ordered as the contract says (earliest Kafka timestamp, then
+lower partition, then lower offset); the base itself decides against everything accepted before,
+with an insert-only MERGE on `payment_id`, so a duplicate days late changes nothing.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from settlement.config import StorageSettings
+from settlement.tables import SETTLEMENT_BASE, conform, delta, read
+
+ARRIVAL_ORDER = ("kafka_timestamp", "partition", "offset")
+
+
+def first_copies(payments: DataFrame) -> DataFrame:
+    """The first copy of each payment id within the batch."""
+    arrival = Window.partitionBy("payment_id").orderBy(*ARRIVAL_ORDER)
+    return payments.withColumn("copy", F.row_number().over(arrival)).where("copy = 1").drop("copy")
+
+
+def base_rows(payouts: DataFrame, batch_id: int) -> DataFrame:
+    return conform(
+        payouts.withColumn("processed_at", F.current_timestamp()).withColumn("batch_id", F.lit(batch_id)),
+        SETTLEMENT_BASE,
+    )
+
+
+def insert_new(spark: SparkSession, storage: StorageSettings, rows: DataFrame) -> None:
+    """Insert the payments whose id the base has never accepted; the others are duplicates."""
+    (
+        delta(spark, storage, SETTLEMENT_BASE)
+        .alias("base")
+        .merge(rows.alias("batch"), "base.payment_id = batch.payment_id")
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
+def accepted_in(spark: SparkSession, storage: StorageSettings, batch_id: int) -> DataFrame:
+    """The base rows a batch accepted, read back: the same after a replay as on the first try."""
+    return read(spark, storage, SETTLEMENT_BASE).where(F.col("batch_id") == batch_id)

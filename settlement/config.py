@@ -1,0 +1,113 @@
+"""Typed settings: `conf/settlement.toml`, each value overridable by an environment variable.
+
+`SETTLEMENT_CONFIG` names another TOML file (a profile); `SETTLEMENT_<SECTION>__<KEY>` overrides
+one value, e.g. `SETTLEMENT_KAFKA__BOOTSTRAP_SERVERS=broker:9092`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG = Path("conf/settlement.toml")
+_DURATION = re.compile(r"^\d+ (second|minute|hour|day)s?$")
+
+
+class KafkaSettings(BaseModel):
+    bootstrap_servers: str = "localhost:9092"
+    payment_topic: str = "payment"
+    statistics_topic: str = "payment-statistics"
+    starting_offsets: Literal["earliest", "latest"] = "earliest"
+    max_offsets_per_trigger: Annotated[int, Field(gt=0)] | None = None
+    # Passed through to every Kafka client, Java and librdkafka alike (security settings).
+    client_options: dict[str, str] = {}
+
+
+class StorageSettings(BaseModel):
+    root: str = ".local/lake"
+    checkpoint: str = ".local/checkpoints/settlement"
+
+    @field_validator("root", "checkpoint")
+    @classmethod
+    def _absolute(cls, location: str) -> str:
+        """A local relative path is taken from the working directory, once, at load time."""
+        return location if "://" in location else str(Path(location).resolve())
+
+    def table(self, name: str) -> str:
+        return f"{self.root.rstrip('/')}/{name}"
+
+
+class StreamSettings(BaseModel):
+    trigger_interval: str = "10 seconds"
+    query_name: str = "settlement"
+
+    @field_validator("trigger_interval")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if not _DURATION.match(value):
+            raise ValueError("expected a duration like '10 seconds' or '1 minute'")
+        return value
+
+
+class ReferenceSettings(BaseModel):
+    merchants: Path = Path("conf/merchants.csv")
+    payout_rules: Path = Path("conf/payout_rules.csv")
+
+
+class SparkSettings(BaseModel):
+    master: str = "local[2]"
+    shuffle_partitions: Annotated[int, Field(gt=0)] = 4
+    time_zone: str = "Asia/Seoul"
+    jars: str = ".local/jars"
+    log_level: str = "WARN"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SETTLEMENT_", env_nested_delimiter="__", extra="forbid")
+
+    kafka: KafkaSettings = KafkaSettings()
+    storage: StorageSettings = StorageSettings()
+    stream: StreamSettings = StreamSettings()
+    reference: ReferenceSettings = ReferenceSettings()
+    spark: SparkSettings = SparkSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = Path(os.environ.get("SETTLEMENT_CONFIG", DEFAULT_CONFIG))
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file)
+
+
+class ConfigError(Exception):
+    """A setting a person must fix; its message is the one line we print."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    config_file = Path(os.environ.get("SETTLEMENT_CONFIG", DEFAULT_CONFIG))
+    if "SETTLEMENT_CONFIG" in os.environ and not config_file.is_file():
+        raise ConfigError(f"config file {config_file} (SETTLEMENT_CONFIG) does not exist")
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(
+            f"bad setting {where} = {first.get('input')!r}: {first['msg']} "
+            f"(in {config_file} or SETTLEMENT_{where.upper().replace('.', '__')})"
+        ) from None

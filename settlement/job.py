@@ -1,0 +1,49 @@
+"""`spark-submit jobs/settlement.py [--available-now]`: run the settlement stream."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from pyspark.errors import StreamingQueryException
+
+from settlement import broker, topology
+from settlement.broker import BrokerError
+from settlement.config import ConfigError, load_settings
+from settlement.session import spark_session
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="settlement", description="Turn the payment topic into settlement data.")
+    parser.add_argument(
+        "--available-now", action="store_true", help="process everything in the topic now, then exit 0"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    try:
+        settings = load_settings()
+        for topic in (settings.kafka.payment_topic, settings.kafka.statistics_topic):
+            broker.partition_count(settings.kafka, topic)
+    except ConfigError as error:
+        print(f"settlement: {error}", file=sys.stderr)
+        return 2
+    except BrokerError as error:
+        print(f"settlement: {error}", file=sys.stderr)
+        return 1
+    spark = spark_session(settings.spark)
+    query = topology.start(spark, settings, available_now=args.available_now)
+    try:
+        query.awaitTermination()
+    except StreamingQueryException as error:
+        print(f"settlement: the stream stopped: {_one_line(error)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        query.stop()
+        return 130
+    return 0

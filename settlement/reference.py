@@ -1,0 +1,53 @@
+"""Reference data (the GlobalKTable of the original design): merchants and payout rules.
+
+Operators keep them as CSV files in `conf/`; `load` validates every row against its model and
+replaces the Delta table in one commit. The stream reads the tables afresh each batch, so a change
+applies to the records processed after it lands, without a restart.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+from pyspark.sql import DataFrame, SparkSession
+
+from settlement.config import ConfigError, Settings, StorageSettings
+from settlement.tables import MERCHANTS, PAYOUT_RULES, TABLES, MerchantRow, PayoutRuleRow, frame, read
+
+
+def rows_from_csv(path: Path, model: type[BaseModel]) -> list[BaseModel]:
+    if not path.is_file():
+        raise ConfigError(f"reference file {path} does not exist")
+    rows = []
+    with path.open(newline="", encoding="utf-8") as file:
+        for line, record in enumerate(csv.DictReader(file), start=2):
+            try:
+                rows.append(model.model_validate({k: v for k, v in record.items() if v not in ("", None)}))
+            except ValidationError as error:
+                first = error.errors()[0]
+                field = ".".join(str(part) for part in first["loc"])
+                raise ConfigError(f"{path}:{line}: {field}: {first['msg']}") from None
+    return rows
+
+
+def write(spark: SparkSession, storage: StorageSettings, name: str, rows: list[BaseModel]) -> None:
+    frame(spark, TABLES[name][0], rows).write.format("delta").mode("overwrite").save(storage.table(name))
+
+
+def load(spark: SparkSession, settings: Settings) -> dict[str, int]:
+    """Replace both reference tables from the CSV files; returns the row counts."""
+    merchants = rows_from_csv(settings.reference.merchants, MerchantRow)
+    rules = rows_from_csv(settings.reference.payout_rules, PayoutRuleRow)
+    write(spark, settings.storage, MERCHANTS, merchants)
+    write(spark, settings.storage, PAYOUT_RULES, rules)
+    return {MERCHANTS: len(merchants), PAYOUT_RULES: len(rules)}
+
+
+def merchants(spark: SparkSession, storage: StorageSettings) -> DataFrame:
+    return read(spark, storage, MERCHANTS)
+
+
+def payout_rules(spark: SparkSession, storage: StorageSettings) -> DataFrame:
+    return read(spark, storage, PAYOUT_RULES)

@@ -1,0 +1,69 @@
+"""Spark schemas derived from pydantic models, so the models stay the one source of truth.
+
+A naive `datetime` is Seoul wall-clock time (TIMESTAMP_NTZ); an `AwareDatetime` is an instant.
+"""
+
+from __future__ import annotations
+
+import types
+from datetime import date, datetime
+from enum import Enum
+from typing import Annotated, Literal, Union, get_args, get_origin
+
+from pydantic import AwareDatetime, BaseModel
+from pyspark.sql.types import (
+    ArrayType,
+    BooleanType,
+    DataType,
+    DateType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampNTZType,
+    TimestampType,
+)
+
+_ATOMIC: dict[object, DataType] = {
+    str: StringType(),
+    int: LongType(),
+    bool: BooleanType(),
+    date: DateType(),
+    datetime: TimestampNTZType(),
+}
+
+
+def _optional(annotation: object) -> tuple[object, bool]:
+    if get_origin(annotation) in (Union, types.UnionType):
+        members = [arg for arg in get_args(annotation) if arg is not type(None)]
+        if len(members) == 1:
+            return members[0], True
+    return annotation, False
+
+
+def spark_type(annotation: object) -> DataType:
+    annotation, _ = _optional(annotation)
+    if get_origin(annotation) is Annotated:
+        return spark_type(get_args(annotation)[0])
+    if annotation is AwareDatetime:
+        return TimestampType()
+    if get_origin(annotation) is Literal or (isinstance(annotation, type) and issubclass(annotation, Enum)):
+        return StringType()
+    if get_origin(annotation) is list:
+        (item,) = get_args(annotation)
+        return ArrayType(spark_type(item), containsNull=False)
+    if annotation in _ATOMIC:
+        return _ATOMIC[annotation]
+    raise TypeError(f"no Spark type for {annotation!r}")
+
+
+def spark_schema(*models: type[BaseModel], nullable: bool | None = None) -> StructType:
+    """The columns of the models, in order. `nullable=True` makes every column nullable."""
+    fields = []
+    for model in models:
+        for name, field in model.model_fields.items():
+            if field.annotation is not None and isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+                continue
+            _, optional = _optional(field.annotation)
+            fields.append(StructField(name, spark_type(field.annotation), nullable or optional or not field.is_required()))
+    return StructType(fields)

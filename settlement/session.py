@@ -1,0 +1,29 @@
+"""The one way this project makes a SparkSession: Delta, the Kafka connector, our settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from settlement.config import SparkSettings
+
+
+def spark_session(settings: SparkSettings, app_name: str = "settlement") -> SparkSession:
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .master(settings.master)
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        .config("spark.sql.shuffle.partitions", settings.shuffle_partitions)
+        .config("spark.sql.session.timeZone", settings.time_zone)
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.ui.showConsoleProgress", "false")
+    )
+    jars = sorted(str(jar.resolve()) for jar in Path(settings.jars).glob("*.jar"))
+    if jars:
+        # Under spark-submit the same jars come with --jars; here they serve pytest and notebooks.
+        builder = builder.config("spark.jars", ",".join(jars))
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(settings.log_level)
+    return spark

@@ -1,0 +1,180 @@
+"""The Delta tables: one pydantic row model each (their Spark schema is derived), and where they live.
+
+Beyond the contract's columns, `settlement_base` keeps the flags classification read (`test`,
+`network_cancel`, `approval_status`) so a backfill can re-derive it, and the `batch_id` that
+accepted the payment; `day_close` keeps the list of finished partitions it counts.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from delta.tables import DeltaTable
+from pydantic import AwareDatetime, BaseModel, Field
+from pyspark.sql import DataFrame, SparkSession
+
+from settlement.config import StorageSettings
+from settlement.contract import (
+    ApprovalStatus,
+    Channel,
+    Classification,
+    Id,
+    MerchantStatus,
+    PaymentActionType,
+    PaymentMethodType,
+    PaymentType,
+)
+from settlement.schema import spark_schema
+
+Days = Annotated[int, Field(ge=0)]
+
+
+class PaymentLogRow(BaseModel):
+    topic: str
+    partition: int
+    offset: int
+    kafka_timestamp: AwareDatetime
+    key: str | None
+    value: str | None
+    ingested_at: AwareDatetime
+
+
+class QuarantineRow(BaseModel):
+    topic: str
+    partition: int
+    offset: int
+    kafka_timestamp: AwareDatetime
+    key: str | None
+    value: str | None
+    error: str
+    quarantined_at: AwareDatetime
+
+
+class SettlementBaseRow(BaseModel):
+    payment_id: str
+    channel: Channel
+    payment_type: PaymentType
+    amount: int
+    merchant_number: str
+    payment_date: datetime
+    approval_date: date
+    payment_action_type: PaymentActionType
+    payment_method_type: PaymentMethodType
+    classification: Classification
+    payout_date: date | None
+    confirm_date: date | None
+    rule_id: str | None
+    test: bool
+    network_cancel: bool
+    approval_status: ApprovalStatus
+    topic: str
+    partition: int
+    offset: int
+    kafka_timestamp: AwareDatetime
+    processed_at: AwareDatetime
+    batch_id: int
+
+
+class ApprovalDailyStatsRow(BaseModel):
+    merchant_number: str
+    approval_date: date
+    payment_action_type: PaymentActionType
+    payment_method_type: PaymentMethodType
+    payment_count: int
+    total_amount: int
+    updated_at: AwareDatetime
+
+
+class DayCloseRow(BaseModel):
+    channel: Channel
+    closing_date: date
+    partitions_finished: int
+    partition_count: int
+    closed_at: AwareDatetime | None
+    finished_partitions: list[int]
+
+
+class SettlementBatchRow(BaseModel):
+    """One micro-batch's counts: records_in = quarantined + duplicates + accepted + finish."""
+
+    batch_id: int
+    records_in: int
+    quarantined: int
+    duplicates: int
+    accepted: int
+    finish: int
+    test: int
+    non_settlement_merchant: int
+    network_cancel: int
+    unconfirmed: int
+    settlement: int
+    started_at: AwareDatetime
+    duration_ms: int
+
+
+class MerchantRow(BaseModel):
+    merchant_number: Id
+    status: MerchantStatus
+
+
+class PayoutRuleRow(BaseModel):
+    rule_id: Id
+    merchant_number: Id | None = None
+    payment_method_type: PaymentMethodType | None = None
+    payment_action_type: PaymentActionType | None = None
+    payout_delay_days: Days
+    confirm_lead_days: Days
+    valid_from: date
+    valid_to: date | None = None
+
+
+PAYMENT_LOG = "payment_log"
+QUARANTINE = "quarantine"
+SETTLEMENT_BASE = "settlement_base"
+APPROVAL_DAILY_STATS = "approval_daily_stats"
+DAY_CLOSE = "day_close"
+SETTLEMENT_BATCHES = "settlement_batches"
+MERCHANTS = "merchants"
+PAYOUT_RULES = "payout_rules"
+
+# name -> (row model, partition columns)
+TABLES: dict[str, tuple[type[BaseModel], tuple[str, ...]]] = {
+    PAYMENT_LOG: (PaymentLogRow, ()),
+    QUARANTINE: (QuarantineRow, ()),
+    SETTLEMENT_BASE: (SettlementBaseRow, ("approval_date",)),
+    APPROVAL_DAILY_STATS: (ApprovalDailyStatsRow, ("approval_date",)),
+    DAY_CLOSE: (DayCloseRow, ()),
+    SETTLEMENT_BATCHES: (SettlementBatchRow, ()),
+    MERCHANTS: (MerchantRow, ()),
+    PAYOUT_RULES: (PayoutRuleRow, ()),
+}
+
+
+def create_tables(spark: SparkSession, storage: StorageSettings) -> None:
+    for name, (model, partitions) in TABLES.items():
+        (
+            DeltaTable.createIfNotExists(spark)
+            .location(storage.table(name))
+            .addColumns(spark_schema(model))
+            .partitionedBy(*partitions)
+            .execute()
+        )
+
+
+def read(spark: SparkSession, storage: StorageSettings, name: str) -> DataFrame:
+    return spark.read.format("delta").load(storage.table(name))
+
+
+def delta(spark: SparkSession, storage: StorageSettings, name: str) -> DeltaTable:
+    return DeltaTable.forPath(spark, storage.table(name))
+
+
+def frame(spark: SparkSession, model: type[BaseModel], rows: list[BaseModel]) -> DataFrame:
+    """Validated rows of a model as a DataFrame of its derived schema."""
+    return spark.createDataFrame([tuple(row.model_dump().values()) for row in rows], spark_schema(model))
+
+
+def conform(rows: DataFrame, name: str) -> DataFrame:
+    """The table's columns, in its order: a stage's output meets the table's model here."""
+    return rows.select(*spark_schema(TABLES[name][0]).fieldNames())

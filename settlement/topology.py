@@ -1,0 +1,172 @@
+"""The settlement topology, top to bottom, as the Kafka Streams original read:
+
+    payment topic ─▶ payment_log                                   (every record)
+                  └▶ validate ─▶ quarantine                         (invalid, with a reason)
+                              ├▶ FINISH ─▶ day_close
+                              └▶ PAYMENT ─▶ first copy in batch ─▶ classify (merchants)
+                                          ─▶ payout rule (broadcast) ─▶ settlement_base (new ids only)
+                                          ─▶ approval_daily_stats (MERGE) ─▶ statistics topic
+
+Every Delta write of micro-batch N carries the transaction id (query id, N): Delta skips a write
+it has already committed, so a batch replayed after a crash changes nothing twice. The statistics
+are counted from the base rows the batch accepted, read back, so a replay counts the same rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from collections.abc import Iterator
+from datetime import datetime, timezone
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQuery
+
+from settlement import base, broker, day_close, reference, statistics, validation
+from settlement.classification import classify
+from settlement.config import KafkaSettings, Settings
+from settlement.contract import Classification
+from settlement.payout_rule import assign_payout
+from settlement.tables import (
+    PAYMENT_LOG,
+    QUARANTINE,
+    SETTLEMENT_BATCHES,
+    SettlementBatchRow,
+    conform,
+    create_tables,
+    frame,
+)
+
+log = logging.getLogger("settlement")
+
+TXN_APP_ID = "spark.databricks.delta.write.txnAppId"
+TXN_VERSION = "spark.databricks.delta.write.txnVersion"
+
+
+def payment_records(spark: SparkSession, kafka: KafkaSettings) -> DataFrame:
+    """The payment topic as a stream of Kafka records, values as text."""
+    reader = (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", kafka.bootstrap_servers)
+        .option("subscribe", kafka.payment_topic)
+        .option("startingOffsets", kafka.starting_offsets)
+        .option("failOnDataLoss", "true")
+    )
+    if kafka.max_offsets_per_trigger:
+        reader = reader.option("maxOffsetsPerTrigger", kafka.max_offsets_per_trigger)
+    for option, value in kafka.client_options.items():
+        reader = reader.option(f"kafka.{option}", value)
+    return reader.load().select(
+        "topic",
+        F.col("partition").cast("long").alias("partition"),
+        "offset",
+        F.col("timestamp").alias("kafka_timestamp"),
+        F.col("key").cast("string").alias("key"),
+        F.col("value").cast("string").alias("value"),
+        F.current_timestamp().alias("ingested_at"),
+    )
+
+
+@contextmanager
+def idempotent_writes(spark: SparkSession, app_id: str, batch_id: int) -> Iterator[None]:
+    spark.conf.set(TXN_APP_ID, app_id)
+    spark.conf.set(TXN_VERSION, str(batch_id))
+    try:
+        yield
+    finally:
+        spark.conf.unset(TXN_APP_ID)
+        spark.conf.unset(TXN_VERSION)
+
+
+class Settlement:
+    """The foreachBatch function: one micro-batch of Kafka records through the whole topology."""
+
+    def __init__(self, spark: SparkSession, settings: Settings) -> None:
+        self.spark = spark
+        self.settings = settings
+        self._app_id: str | None = None
+
+    @property
+    def app_id(self) -> str:
+        """The query's id from its checkpoint: stable across restarts, new with a new checkpoint
+        (whose batch ids start again at 0 and must not be mistaken for ones already written)."""
+        if self._app_id is None:
+            metadata = self.spark.read.json(f"{self.settings.storage.checkpoint}/metadata").first()
+            self._app_id = f"settlement-{metadata['id']}"
+        return self._app_id
+
+    def __call__(self, records: DataFrame, batch_id: int) -> None:
+        spark, storage = self.spark, self.settings.storage
+        started = datetime.now(timezone.utc)
+        clock = time.monotonic()
+        partition_count = broker.partition_count(self.settings.kafka)
+        parsed = validation.parse(records).persist()
+        with idempotent_writes(spark, self.app_id, batch_id):
+            conform(records, PAYMENT_LOG).write.format("delta").mode("append").save(storage.table(PAYMENT_LOG))
+            conform(validation.rejected(parsed), QUARANTINE).write.format("delta").mode("append").save(
+                storage.table(QUARANTINE)
+            )
+            payouts = assign_payout(
+                classify(base.first_copies(validation.payments(parsed)), reference.merchants(spark, storage)),
+                reference.payout_rules(spark, storage),
+            )
+            base.insert_new(spark, storage, base.base_rows(payouts, batch_id))
+            accepted = base.accepted_in(spark, storage, batch_id).persist()
+            stats = statistics.increments(accepted).persist()
+            statistics.upsert(spark, storage, stats)
+            day_close.update(spark, storage, day_close.finished(validation.finishes(parsed), partition_count))
+            counts = self._counts(parsed, accepted, batch_id, started, clock)
+            frame(spark, SettlementBatchRow, [counts]).write.format("delta").mode("append").save(
+                storage.table(SETTLEMENT_BATCHES)
+            )
+        statistics.publish(statistics.messages(statistics.changed(spark, storage, stats)), self.settings.kafka)
+        for frame in (parsed, accepted, stats):
+            frame.unpersist()
+        log.info(
+            "batch %d: %d in, %d quarantined, %d duplicates, %d FINISH, %s, %.1f s",
+            batch_id, counts.records_in, counts.quarantined, counts.duplicates, counts.finish,
+            ", ".join(f"{c.value} {getattr(counts, c.value.lower())}" for c in Classification),
+            time.monotonic() - clock,
+        )
+
+    @staticmethod
+    def _counts(
+        parsed: DataFrame, accepted: DataFrame, batch_id: int, started: datetime, clock: float
+    ) -> SettlementBatchRow:
+        """records_in = quarantined + duplicates + accepted + finish, for the batch-counts table."""
+        totals = parsed.agg(
+            F.count("*").alias("records_in"),
+            F.count_if(F.col("message.error").isNotNull()).alias("quarantined"),
+            F.count_if(F.col("message.action") == "PAYMENT").alias("payments"),
+            F.count_if(F.col("message.action") == "FINISH").alias("finish"),
+        ).first()
+        classes = dict(accepted.groupBy("classification").count().collect())
+        accepted_total = sum(classes.values())
+        return SettlementBatchRow(
+            batch_id=batch_id,
+            records_in=totals["records_in"],
+            quarantined=totals["quarantined"],
+            duplicates=totals["payments"] - accepted_total,
+            accepted=accepted_total,
+            finish=totals["finish"],
+            **{c.value.lower(): classes.get(c.value, 0) for c in Classification},
+            started_at=started,
+            duration_ms=int((time.monotonic() - clock) * 1000),
+        )
+
+
+def start(spark: SparkSession, settings: Settings, available_now: bool = False) -> StreamingQuery:
+    create_tables(spark, settings.storage)
+    writer = (
+        payment_records(spark, settings.kafka)
+        .writeStream.queryName(settings.stream.query_name)
+        .foreachBatch(Settlement(spark, settings))
+        .option("checkpointLocation", settings.storage.checkpoint)
+    )
+    if available_now:
+        writer = writer.trigger(availableNow=True)
+    else:
+        writer = writer.trigger(processingTime=settings.stream.trigger_interval)
+    return writer.start()
