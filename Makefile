@@ -13,6 +13,7 @@ MVN := mvn -B -q --no-transfer-progress
 
 export PYSPARK_PYTHON := $(CURDIR)/$(PY)
 export PYSPARK_DRIVER_PYTHON := $(CURDIR)/$(PY)
+export SPARK_CONF_DIR := $(CURDIR)/conf/spark
 # The Spark Kafka source and Delta, resolved by Maven (see conf/spark/pom.xml).
 SPARK_SUBMIT = $(VENV)/bin/spark-submit --master local[2] --jars $(shell ls .local/jars/*.jar | paste -sd, -)
 

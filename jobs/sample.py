@@ -1,7 +1,12 @@
 """Create the topics and produce the sample payments: `python jobs/sample.py --payments 20000 --reset`."""
 
-import argparse
 import sys
+
+# Python runs a script with its own folder first on the path, where this file's name
+# (jobs/settlement.py) would shadow the settlement package.
+del sys.path[0]
+
+import argparse
 
 from settlement.broker import BrokerError, create_topics
 from settlement.config import ConfigError, load_settings

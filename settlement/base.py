@@ -22,9 +22,11 @@ def first_copies(payments: DataFrame) -> DataFrame:
     return payments.withColumn("copy", F.row_number().over(arrival)).where("copy = 1").drop("copy")
 
 
-def base_rows(payouts: DataFrame, batch_id: int) -> DataFrame:
+def base_rows(payouts: DataFrame, query_id: str, batch_id: int) -> DataFrame:
     return conform(
-        payouts.withColumn("processed_at", F.current_timestamp()).withColumn("batch_id", F.lit(batch_id)),
+        payouts.withColumns(
+            {"processed_at": F.current_timestamp(), "query_id": F.lit(query_id), "batch_id": F.lit(batch_id)}
+        ),
         SETTLEMENT_BASE,
     )
 
@@ -40,6 +42,9 @@ def insert_new(spark: SparkSession, storage: StorageSettings, rows: DataFrame) -
     )
 
 
-def accepted_in(spark: SparkSession, storage: StorageSettings, batch_id: int) -> DataFrame:
-    """The base rows a batch accepted, read back: the same after a replay as on the first try."""
-    return read(spark, storage, SETTLEMENT_BASE).where(F.col("batch_id") == batch_id)
+def accepted_in(spark: SparkSession, storage: StorageSettings, query_id: str, batch_id: int) -> DataFrame:
+    """The base rows a batch accepted, read back: the same after a replay as on the first try.
+    (A new checkpoint starts its batch ids at 0 again, hence the query id.)"""
+    return read(spark, storage, SETTLEMENT_BASE).where(
+        (F.col("query_id") == query_id) & (F.col("batch_id") == batch_id)
+    )

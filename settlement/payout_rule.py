@@ -18,12 +18,14 @@ DEFAULT_RULE = PayoutRuleRow(
 
 MATCH_FIELDS = ("merchant_number", "payment_method_type", "payment_action_type")
 
-# Contract order: merchant named, method named, action named, later validFrom, smaller ruleId.
-PRECEDENCE: tuple[Column, ...] = (
-    *(F.col(f"rule.{field}").isNotNull().desc() for field in MATCH_FIELDS),
-    F.col("rule.valid_from").desc(),
-    F.col("rule.rule_id").asc(),
-)
+
+def precedence() -> tuple[Column, ...]:
+    """Contract order: merchant named, method named, action named, later validFrom, smaller ruleId."""
+    return (
+        *(F.col(f"rule.{field}").isNotNull().desc() for field in MATCH_FIELDS),
+        F.col("rule.valid_from").desc(),
+        F.col("rule.rule_id").asc(),
+    )
 
 
 def _candidate(payment: str, rule: str) -> Column:
@@ -47,7 +49,7 @@ def assign_payout(classified: DataFrame, rules: DataFrame) -> DataFrame:
         F.broadcast(rules).alias("rule"), _candidate("payment", "rule"), "left"
     )
     ranked = candidates.withColumn(
-        "precedence", F.row_number().over(Window.partitionBy("payment.payment_id").orderBy(*PRECEDENCE))
+        "precedence", F.row_number().over(Window.partitionBy("payment.payment_id").orderBy(*precedence()))
     ).where("precedence = 1")
     settlement = F.col("payment.classification") == Classification.SETTLEMENT.value
 

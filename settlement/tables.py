@@ -1,8 +1,8 @@
 """The Delta tables: one pydantic row model each (their Spark schema is derived), and where they live.
 
 Beyond the contract's columns, `settlement_base` keeps the flags classification read (`test`,
-`network_cancel`, `approval_status`) so a backfill can re-derive it, and the `batch_id` that
-accepted the payment; `day_close` keeps the list of finished partitions it counts.
+`network_cancel`, `approval_status`) so a backfill can re-derive it, and the streaming query and
+micro-batch that accepted the payment (`query_id`, `batch_id`); `day_close` keeps the list of finished partitions it counts.
 """
 
 from __future__ import annotations
@@ -73,6 +73,7 @@ class SettlementBaseRow(BaseModel):
     offset: int
     kafka_timestamp: AwareDatetime
     processed_at: AwareDatetime
+    query_id: str
     batch_id: int
 
 

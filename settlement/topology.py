@@ -86,16 +86,15 @@ class Settlement:
     def __init__(self, spark: SparkSession, settings: Settings) -> None:
         self.spark = spark
         self.settings = settings
-        self._app_id: str | None = None
+        self._query_id: str | None = None
 
     @property
-    def app_id(self) -> str:
+    def query_id(self) -> str:
         """The query's id from its checkpoint: stable across restarts, new with a new checkpoint
         (whose batch ids start again at 0 and must not be mistaken for ones already written)."""
-        if self._app_id is None:
-            metadata = self.spark.read.json(f"{self.settings.storage.checkpoint}/metadata").first()
-            self._app_id = f"settlement-{metadata['id']}"
-        return self._app_id
+        if self._query_id is None:
+            self._query_id = self.spark.read.json(f"{self.settings.storage.checkpoint}/metadata").first()["id"]
+        return self._query_id
 
     def __call__(self, records: DataFrame, batch_id: int) -> None:
         spark, storage = self.spark, self.settings.storage
@@ -103,7 +102,7 @@ class Settlement:
         clock = time.monotonic()
         partition_count = broker.partition_count(self.settings.kafka)
         parsed = validation.parse(records).persist()
-        with idempotent_writes(spark, self.app_id, batch_id):
+        with idempotent_writes(spark, f"settlement-{self.query_id}", batch_id):
             conform(records, PAYMENT_LOG).write.format("delta").mode("append").save(storage.table(PAYMENT_LOG))
             conform(validation.rejected(parsed), QUARANTINE).write.format("delta").mode("append").save(
                 storage.table(QUARANTINE)
@@ -112,8 +111,8 @@ class Settlement:
                 classify(base.first_copies(validation.payments(parsed)), reference.merchants(spark, storage)),
                 reference.payout_rules(spark, storage),
             )
-            base.insert_new(spark, storage, base.base_rows(payouts, batch_id))
-            accepted = base.accepted_in(spark, storage, batch_id).persist()
+            base.insert_new(spark, storage, base.base_rows(payouts, self.query_id, batch_id))
+            accepted = base.accepted_in(spark, storage, self.query_id, batch_id).persist()
             stats = statistics.increments(accepted).persist()
             statistics.upsert(spark, storage, stats)
             day_close.update(spark, storage, day_close.finished(validation.finishes(parsed), partition_count))
@@ -122,8 +121,8 @@ class Settlement:
                 storage.table(SETTLEMENT_BATCHES)
             )
         statistics.publish(statistics.messages(statistics.changed(spark, storage, stats)), self.settings.kafka)
-        for frame in (parsed, accepted, stats):
-            frame.unpersist()
+        for cached in (parsed, accepted, stats):
+            cached.unpersist()
         log.info(
             "batch %d: %d in, %d quarantined, %d duplicates, %d FINISH, %s, %.1f s",
             batch_id, counts.records_in, counts.quarantined, counts.duplicates, counts.finish,
