@@ -17,7 +17,8 @@ class BrokerError(Exception):
 
 
 def _admin(kafka: KafkaSettings) -> AdminClient:
-    return AdminClient({"bootstrap.servers": kafka.bootstrap_servers, **kafka.client_options})
+    # Its connection errors become one BrokerError line; librdkafka's own log would repeat them.
+    return AdminClient({"bootstrap.servers": kafka.bootstrap_servers, "log_level": 0, **kafka.client_options})
 
 
 def partition_count(kafka: KafkaSettings, topic: str | None = None) -> int:

@@ -97,7 +97,9 @@ class Settlement:
         return self._query_id
 
     def __call__(self, records: DataFrame, batch_id: int) -> None:
-        spark, storage = self.spark, self.settings.storage
+        # The stream runs each batch in a session of its own: the transaction ids must be set
+        # there, or the writes made through the batch's DataFrames would not carry them.
+        spark, storage = records.sparkSession, self.settings.storage
         started = datetime.now(timezone.utc)
         clock = time.monotonic()
         partition_count = broker.partition_count(self.settings.kafka)

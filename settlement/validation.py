@@ -33,7 +33,7 @@ def reason(error: ValidationError) -> str:
         loc = [str(part) for part in item["loc"]]
         if loc and loc[0] in ("PAYMENT", "FINISH"):  # the union's tag, not a field
             loc = loc[1:]
-        where = ".".join(loc) or "value"
+        where = ".".join(loc) or ("action" if item["type"].startswith("union_tag") else "value")
         got = item.get("input")
         shown = f" (got {got!r})" if isinstance(got, (int, float, bool, str)) and len(repr(got)) <= 40 and loc else ""
         parts.append(f"{where}: {item['msg']}{shown}")

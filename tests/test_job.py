@@ -1,0 +1,48 @@
+"""The entry point: a bad setting or a missing broker is one clear line and a non-zero exit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def run(**env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "jobs/settlement.py"), "--available-now"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+
+
+def test_bad_setting_is_one_line_and_exit_2():
+    result = run(SETTLEMENT_SPARK__SHUFFLE_PARTITIONS="0")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "settlement: bad setting spark.shuffle_partitions = '0': Input should be greater than 0 "
+        f"(in {ROOT / 'conf/settlement.toml'} or SETTLEMENT_SPARK__SHUFFLE_PARTITIONS)"
+    ]
+
+
+def test_missing_config_file_is_one_line_and_exit_2():
+    result = run(SETTLEMENT_CONFIG="conf/nowhere.toml")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "settlement: config file conf/nowhere.toml (SETTLEMENT_CONFIG) does not exist"
+
+
+def test_unreachable_broker_is_one_line_and_exit_1():
+    result = run(SETTLEMENT_KAFKA__BOOTSTRAP_SERVERS="localhost:1")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("settlement: Kafka at localhost:1 did not answer"), lines
+
+
+def test_missing_topic_is_one_line_and_exit_1():
+    result = run(SETTLEMENT_KAFKA__PAYMENT_TOPIC="no-such-topic")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "settlement: topic 'no-such-topic' does not exist on localhost:9092"
