@@ -179,3 +179,7 @@ def frame(spark: SparkSession, model: type[BaseModel], rows: list[BaseModel]) ->
 def conform(rows: DataFrame, name: str) -> DataFrame:
     """The table's columns, in its order: a stage's output meets the table's model here."""
     return rows.select(*spark_schema(TABLES[name][0]).fieldNames())
+
+
+def append(rows: DataFrame, storage: StorageSettings, name: str) -> None:
+    conform(rows, name).write.format("delta").mode("append").save(storage.table(name))

@@ -34,7 +34,7 @@ from settlement.tables import (
     QUARANTINE,
     SETTLEMENT_BATCHES,
     SettlementBatchRow,
-    conform,
+    append,
     create_tables,
     frame,
 )
@@ -100,61 +100,51 @@ class Settlement:
         # The stream runs each batch in a session of its own: the transaction ids must be set
         # there, or the writes made through the batch's DataFrames would not carry them.
         spark, storage = records.sparkSession, self.settings.storage
-        started = datetime.now(timezone.utc)
-        clock = time.monotonic()
-        partition_count = broker.partition_count(self.settings.kafka)
+        started, clock = datetime.now(timezone.utc), time.monotonic()
         parsed = validation.parse(records).persist()
+        tally = validation.tally(parsed)
+        accepted: dict[str, int] = {}
         with idempotent_writes(spark, f"settlement-{self.query_id}", batch_id):
-            conform(records, PAYMENT_LOG).write.format("delta").mode("append").save(storage.table(PAYMENT_LOG))
-            conform(validation.rejected(parsed), QUARANTINE).write.format("delta").mode("append").save(
-                storage.table(QUARANTINE)
+            append(parsed, storage, PAYMENT_LOG)
+            if tally.quarantined:
+                append(validation.rejected(parsed), storage, QUARANTINE)
+            if tally.payments:
+                payouts = assign_payout(
+                    classify(base.first_copies(validation.payments(parsed)), reference.merchants(spark, storage)),
+                    reference.payout_rules(spark, storage),
+                )
+                base.insert_new(spark, storage, base.base_rows(payouts, self.query_id, batch_id))
+                accepted_rows = base.accepted_in(spark, storage, self.query_id, batch_id).persist()
+                accepted = dict(accepted_rows.groupBy("classification").count().collect())
+            if accepted.get(Classification.SETTLEMENT.value):
+                stats = statistics.increments(accepted_rows).persist()
+                statistics.upsert(spark, storage, stats)
+            if tally.finish:
+                partitions = broker.partition_count(self.settings.kafka)
+                day_close.update(spark, storage, day_close.finished(validation.finishes(parsed), partitions))
+            counts = SettlementBatchRow(
+                batch_id=batch_id,
+                records_in=tally.records_in,
+                quarantined=tally.quarantined,
+                duplicates=tally.payments - sum(accepted.values()),
+                accepted=sum(accepted.values()),
+                finish=tally.finish,
+                **{c.value.lower(): accepted.get(c.value, 0) for c in Classification},
+                started_at=started,
+                duration_ms=int((time.monotonic() - clock) * 1000),
             )
-            payouts = assign_payout(
-                classify(base.first_copies(validation.payments(parsed)), reference.merchants(spark, storage)),
-                reference.payout_rules(spark, storage),
-            )
-            base.insert_new(spark, storage, base.base_rows(payouts, self.query_id, batch_id))
-            accepted = base.accepted_in(spark, storage, self.query_id, batch_id).persist()
-            stats = statistics.increments(accepted).persist()
-            statistics.upsert(spark, storage, stats)
-            day_close.update(spark, storage, day_close.finished(validation.finishes(parsed), partition_count))
-            counts = self._counts(parsed, accepted, batch_id, started, clock)
-            frame(spark, SettlementBatchRow, [counts]).write.format("delta").mode("append").save(
-                storage.table(SETTLEMENT_BATCHES)
-            )
-        statistics.publish(statistics.messages(statistics.changed(spark, storage, stats)), self.settings.kafka)
-        for cached in (parsed, accepted, stats):
-            cached.unpersist()
+            append(frame(spark, SettlementBatchRow, [counts]), storage, SETTLEMENT_BATCHES)
+        if accepted.get(Classification.SETTLEMENT.value):
+            statistics.publish(statistics.messages(statistics.changed(spark, storage, stats)), self.settings.kafka)
+            stats.unpersist()
+        if tally.payments:
+            accepted_rows.unpersist()
+        parsed.unpersist()
         log.info(
             "batch %d: %d in, %d quarantined, %d duplicates, %d FINISH, %s, %.1f s",
             batch_id, counts.records_in, counts.quarantined, counts.duplicates, counts.finish,
             ", ".join(f"{c.value} {getattr(counts, c.value.lower())}" for c in Classification),
             time.monotonic() - clock,
-        )
-
-    @staticmethod
-    def _counts(
-        parsed: DataFrame, accepted: DataFrame, batch_id: int, started: datetime, clock: float
-    ) -> SettlementBatchRow:
-        """records_in = quarantined + duplicates + accepted + finish, for the batch-counts table."""
-        totals = parsed.agg(
-            F.count("*").alias("records_in"),
-            F.count_if(F.col("message.error").isNotNull()).alias("quarantined"),
-            F.count_if(F.col("message.action") == "PAYMENT").alias("payments"),
-            F.count_if(F.col("message.action") == "FINISH").alias("finish"),
-        ).first()
-        classes = dict(accepted.groupBy("classification").count().collect())
-        accepted_total = sum(classes.values())
-        return SettlementBatchRow(
-            batch_id=batch_id,
-            records_in=totals["records_in"],
-            quarantined=totals["quarantined"],
-            duplicates=totals["payments"] - accepted_total,
-            accepted=accepted_total,
-            finish=totals["finish"],
-            **{c.value.lower(): classes.get(c.value, 0) for c in Classification},
-            started_at=started,
-            duration_ms=int((time.monotonic() - clock) * 1000),
         )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 from pydantic import ValidationError
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 from pyspark.sql.functions import arrow_udf
 from pyspark.sql.pandas.types import to_arrow_schema
@@ -70,6 +70,16 @@ def parse(records: DataFrame) -> DataFrame:
 
 def _rejected() -> Column:
     return F.col("message.error").isNotNull()
+
+
+def tally(parsed: DataFrame) -> Row:
+    """records_in, quarantined, payments and finish of a parsed batch, in one pass."""
+    return parsed.agg(
+        F.count("*").alias("records_in"),
+        F.count_if(_rejected()).alias("quarantined"),
+        F.count_if(F.col("message.action") == "PAYMENT").alias("payments"),
+        F.count_if(F.col("message.action") == "FINISH").alias("finish"),
+    ).first()
 
 
 def rejected(parsed: DataFrame) -> DataFrame:
