@@ -32,7 +32,9 @@ def main() -> int:
     except (ConfigError, BrokerError) as error:
         print(f"sample: {error}", file=sys.stderr)
         return 2
-    records = generate(args.payments, merchants, days=args.days, partitions=PARTITIONS, seed=args.seed)
+    records = generate(
+        args.payments, merchants, days=args.days, partitions=PARTITIONS, seed=args.seed, id_prefix=f"S{args.seed}-"
+    )
     produced = produce(records, kafka)
     malformed = sum(1 for p in produced if p.record.malformed)
     print(f"sample: produced {len(produced)} records ({malformed} malformed) to {kafka.payment_topic!r}")
