@@ -17,7 +17,10 @@ export SPARK_CONF_DIR := $(CURDIR)/conf/spark
 # The Spark Kafka source and Delta, resolved by Maven (see conf/spark/pom.xml).
 SPARK_SUBMIT = $(VENV)/bin/spark-submit --master local[2] --jars $(shell ls .local/jars/*.jar | paste -sd, -)
 
-.PHONY: help setup run test stop clean kafka-start
+KILLS ?= 10
+CHAOS_PAYMENTS ?= 200000
+
+.PHONY: help setup run test chaos stop clean kafka-start
 
 help:
 	@sed -n 's/^# //p' Makefile | head -3
@@ -52,6 +55,10 @@ run: kafka-start
 
 test: kafka-start
 	$(PY) -m pytest
+
+# The full chaos run (tests/chaos.py): the job killed KILLS times while CHAOS_PAYMENTS are produced.
+chaos: kafka-start
+	$(PY) -m tests.chaos --payments $(CHAOS_PAYMENTS) --kills $(KILLS)
 
 stop:
 	bin/kafka.sh stop

@@ -11,7 +11,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from settlement.config import StorageSettings
-from settlement.tables import SETTLEMENT_BASE, conform, delta, read
+from settlement.tables import SETTLEMENT_BASE, conform, delta, read, retry_on_conflict
 
 ARRIVAL_ORDER = ("kafka_timestamp", "partition", "offset")
 
@@ -31,6 +31,7 @@ def base_rows(payouts: DataFrame, query_id: str, batch_id: int) -> DataFrame:
     )
 
 
+@retry_on_conflict
 def insert_new(spark: SparkSession, storage: StorageSettings, rows: DataFrame) -> None:
     """Insert the payments whose id the base has never accepted; the others are duplicates."""
     (

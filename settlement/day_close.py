@@ -6,7 +6,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from settlement.config import StorageSettings
-from settlement.tables import DAY_CLOSE, delta
+from settlement.tables import DAY_CLOSE, delta, retry_on_conflict
 
 
 def finished(finishes: DataFrame, partition_count: int) -> DataFrame:
@@ -17,6 +17,7 @@ def finished(finishes: DataFrame, partition_count: int) -> DataFrame:
     )
 
 
+@retry_on_conflict
 def update(spark: SparkSession, storage: StorageSettings, batch: DataFrame) -> None:
     """Union the partitions seen (a repeated FINISH counts once); stamp `closed_at` the first time all are in."""
     seen = "array_sort(array_union(day.finished_partitions, batch.finished_partitions))"

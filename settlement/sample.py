@@ -10,6 +10,7 @@ partition of each channel after each day.
 from __future__ import annotations
 
 import json
+import logging
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -199,6 +200,8 @@ def produce(records: Iterable[SampleRecord], kafka: KafkaSettings, topic: str | 
             "enable.idempotence": True,
             "linger.ms": 20,
             "queue.buffering.max.messages": 1_000_000,
+            # Connection trouble is retried, and what still fails is raised below: not printed as it happens.
+            "logger": logging.getLogger("settlement.producer"),
             **kafka.client_options,
         }
     )

@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 
 from settlement.config import KafkaSettings, StorageSettings
 from settlement.contract import Classification
-from settlement.tables import APPROVAL_DAILY_STATS, delta, read
+from settlement.tables import APPROVAL_DAILY_STATS, delta, read, retry_on_conflict
 
 KEY = ("merchant_number", "approval_date", "payment_action_type", "payment_method_type")
 
@@ -30,6 +30,7 @@ def _on_key(left: str, right: str) -> str:
     return " AND ".join(f"{left}.{column} = {right}.{column}" for column in KEY)
 
 
+@retry_on_conflict
 def upsert(spark: SparkSession, storage: StorageSettings, batch: DataFrame) -> None:
     (
         delta(spark, storage, APPROVAL_DAILY_STATS)

@@ -7,9 +7,13 @@ micro-batch that accepted the payment (`query_id`, `batch_id`); `day_close` keep
 
 from __future__ import annotations
 
+import functools
+import logging
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, ParamSpec
 
+from delta.exceptions import DeltaConcurrentModificationException
 from delta.tables import DeltaTable
 from pydantic import AwareDatetime, BaseModel, Field
 from pyspark.sql import DataFrame, SparkSession
@@ -28,6 +32,9 @@ from settlement.contract import (
 from settlement.schema import spark_schema
 
 Days = Annotated[int, Field(ge=0)]
+P = ParamSpec("P")
+log = logging.getLogger("settlement")
+CONFLICT_ATTEMPTS = 5
 
 
 class PaymentLogRow(BaseModel):
@@ -171,6 +178,26 @@ def delta(spark: SparkSession, storage: StorageSettings, name: str) -> DeltaTabl
     return DeltaTable.forPath(spark, storage.table(name))
 
 
+def retry_on_conflict(write: Callable[P, None]) -> Callable[P, None]:
+    """Run a Delta write again when a concurrent commit (OPTIMIZE, a backfill) conflicts with it.
+
+    Safe because a conflict means nothing of the write was committed, and every write of a batch
+    carries the batch's transaction id: a try that did commit is never applied twice.
+    """
+
+    @functools.wraps(write)
+    def retried(*args: P.args, **kwargs: P.kwargs) -> None:
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            try:
+                return write(*args, **kwargs)
+            except DeltaConcurrentModificationException as conflict:
+                if attempt == CONFLICT_ATTEMPTS:
+                    raise
+                log.warning("%s: concurrent commit (%s), try %d", write.__name__, type(conflict).__name__, attempt + 1)
+
+    return retried
+
+
 def frame(spark: SparkSession, model: type[BaseModel], rows: list[BaseModel]) -> DataFrame:
     """Validated rows of a model as a DataFrame of its derived schema."""
     return spark.createDataFrame([tuple(row.model_dump().values()) for row in rows], spark_schema(model))
@@ -181,5 +208,6 @@ def conform(rows: DataFrame, name: str) -> DataFrame:
     return rows.select(*spark_schema(TABLES[name][0]).fieldNames())
 
 
+@retry_on_conflict
 def append(rows: DataFrame, storage: StorageSettings, name: str) -> None:
     conform(rows, name).write.format("delta").mode("append").save(storage.table(name))

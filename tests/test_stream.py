@@ -3,39 +3,19 @@
 from __future__ import annotations
 
 import csv
-import json
 import shutil
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-from pyspark.sql import functions as F
-from pyspark.testing import assertDataFrameEqual
-
 from settlement import reference, topology
 from settlement.broker import create_topics
 from settlement.sample import SampleRecord, generate, produce
-from settlement.tables import (
-    APPROVAL_DAILY_STATS,
-    DAY_CLOSE,
-    PAYMENT_LOG,
-    QUARANTINE,
-    SETTLEMENT_BASE,
-    SETTLEMENT_BATCHES,
-    TABLES,
-    MerchantRow,
-    read,
-)
+from settlement.tables import SETTLEMENT_BASE, TABLES, MerchantRow, read
+from tests.invariants import broken, invariants
 from tests.reference import Expected, read_csv
 
 PARTITIONS = 4
-BASE_COLUMNS = (
-    "payment_id string, channel string, amount long, merchant_number string, approval_date date,"
-    " payment_action_type string, payment_method_type string, classification string, payout_date date,"
-    " confirm_date date, rule_id string, partition long, offset long"
-)
 
 
 def contract_records(examples: list[dict]) -> list[SampleRecord]:
@@ -64,78 +44,8 @@ def table_contents(spark, settings) -> dict[str, list]:
     }
 
 
-def latest_statistics(settings) -> dict[str, dict]:
-    """What a consumer keeping the latest value per key holds after reading the whole topic."""
-    topic = settings.kafka.statistics_topic
-    consumer = Consumer(
-        {"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": f"test-{uuid.uuid4()}"}
-    )
-    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-    latest, waiting = {}, {p for p, end in ends.items() if end > 0}
-    while waiting:
-        message = consumer.poll(10)
-        assert message is not None, f"statistics topic ended early, waiting for partitions {waiting}"
-        latest[message.key().decode()] = json.loads(message.value())
-        if message.offset() + 1 >= ends[message.partition()]:
-            waiting.discard(message.partition())
-    consumer.close()
-    return latest
-
-
 def check_tables(spark, settings, expected: Expected, produced: list) -> None:
-    storage = settings.storage
-    log = read(spark, storage, PAYMENT_LOG)
-    assert log.count() == len(produced)
-    assert {(r.partition, r.offset) for r in log.select("partition", "offset").collect()} == {
-        (p.partition, p.offset) for p in produced
-    }
-
-    quarantine = read(spark, storage, QUARANTINE)
-    assert quarantine.count() == len(expected.quarantine)
-    assert {(r.partition, r.offset) for r in quarantine.collect()} == expected.quarantine
-    assert quarantine.where(F.length("error") < 10).count() == 0
-
-    base = read(spark, storage, SETTLEMENT_BASE)
-    assert base.count() == base.select("payment_id").distinct().count()
-    assertDataFrameEqual(
-        base.select(*[column.split()[0] for column in BASE_COLUMNS.split(",")]),
-        spark.createDataFrame(list(expected.base.values()), BASE_COLUMNS),
-    )
-
-    stats = read(spark, storage, APPROVAL_DAILY_STATS)
-    wanted = expected.statistics()
-    assert {
-        (r.merchant_number, r.approval_date, r.payment_action_type, r.payment_method_type): (
-            r.payment_count, r.total_amount
-        )
-        for r in stats.collect()
-    } == wanted
-    group_by = spark.sql(
-        f"""SELECT merchant_number, approval_date, payment_action_type, payment_method_type,
-                   count(*) AS payment_count, sum(amount) AS total_amount
-            FROM delta.`{storage.table(SETTLEMENT_BASE)}` WHERE classification = 'SETTLEMENT'
-            GROUP BY merchant_number, approval_date, payment_action_type, payment_method_type"""
-    )
-    assertDataFrameEqual(stats.drop("updated_at"), group_by)
-
-    day_close = {
-        (r.channel, r.closing_date): (r.partitions_finished, r.closed_at is not None)
-        for r in read(spark, storage, DAY_CLOSE).collect()
-    }
-    assert day_close == expected.day_close(PARTITIONS)
-
-    batches = read(spark, storage, SETTLEMENT_BATCHES).collect()
-    for batch in batches:
-        assert batch.records_in == batch.quarantined + batch.duplicates + batch.accepted + batch.finish
-    assert sum(b.records_in for b in batches) == len(produced)
-    assert sum(b.duplicates for b in batches) == expected.duplicates
-
-    published = {
-        key: (value["count"], value["totalAmount"]) for key, value in latest_statistics(settings).items()
-    }
-    assert published == {"/".join(map(str, key)): value for key, value in wanted.items()}
+    assert broken(invariants(spark, settings, expected, produced, PARTITIONS)) == {}
 
 
 @pytest.mark.integration

@@ -1,0 +1,324 @@
+"""The chaos run: the real job under SIGKILL, a broker outage, reference changes and OPTIMIZE.
+
+    python -m tests.chaos --payments 200000 --kills 10        (or: make chaos PAYMENTS=… KILLS=…)
+
+While payments are produced in chunks, `spark-submit jobs/settlement.py` runs continuously and its
+driver is killed with SIGKILL (its whole process group) at chosen moments: right after a
+payment_log commit (inside foreachBatch, before the base), right after the base MERGE (before the
+statistics), and at random. The broker is stopped for a while and started again; a payout rule and
+a merchant change at a batch boundary the run controls (after an --available-now catch-up);
+OPTIMIZE compacts the base and the statistics beside the stream. At the end the tables are checked
+against tests/reference.py, with batch membership read from the checkpoint's offset log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from delta.exceptions import DeltaConcurrentModificationException
+from delta.tables import DeltaTable
+from pyspark.sql import SparkSession
+
+from settlement import reference
+from settlement.broker import create_topics
+from settlement.config import Settings, load_settings
+from settlement.sample import Produced, generate, produce
+from settlement.session import spark_session
+from settlement.tables import APPROVAL_DAILY_STATS, PAYMENT_LOG, SETTLEMENT_BASE, MerchantRow, create_tables
+from tests.invariants import invariants
+from tests.reference import Expected, read_csv
+
+ROOT = Path(__file__).resolve().parent.parent
+PARTITIONS = 4
+KILL_POINTS = ("after a payment_log commit", "after the base MERGE", "at random")
+CHANGED_RULE = dict(
+    rule_id="R-0007", merchant_number="merchant-0007", payment_method_type=None, payment_action_type=None,
+    payout_delay_days="9", confirm_lead_days="3", valid_from="2025-01-01", valid_to=None,
+)
+CHANGED_MERCHANT = dict(merchant_number="merchant-0008", status="NON_SETTLEMENT")
+
+
+@dataclass
+class Report:
+    produced: int = 0
+    malformed: int = 0
+    kills: Counter = field(default_factory=Counter)
+    restarts: int = 0
+    exits_on_their_own: int = 0
+    replayed_batches: int = 0
+    broker_outage_s: float = 0.0
+    reference_change_after_batch: int | None = None
+    optimize_done: int = 0
+    optimize_conflicts: int = 0
+    conflict_retries: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    invariants: dict[str, str | None] = field(default_factory=dict)
+
+    def held(self) -> bool:
+        return all(problem is None for problem in self.invariants.values())
+
+    def text(self) -> str:
+        kills = ", ".join(f"{where} ×{n}" for where, n in self.kills.items())
+        lines = [
+            f"Chaos run: {self.produced:,} records produced ({self.malformed} malformed) on {PARTITIONS} partitions, "
+            f"{self.batches} batches, {self.seconds:.0f} s",
+            f"  kills (SIGKILL of the driver): {sum(self.kills.values())} ({kills})",
+            f"  restarts: {self.restarts}; exits on their own: {self.exits_on_their_own}; "
+            f"replayed batches: {self.replayed_batches}",
+            f"  broker outage: {self.broker_outage_s:.0f} s; reference data changed after batch "
+            f"{self.reference_change_after_batch}",
+            f"  OPTIMIZE beside the stream: {self.optimize_done} done, {self.optimize_conflicts} refused by a conflict;"
+            f" job writes retried after a conflict: {self.conflict_retries}",
+            "  invariants:",
+        ]
+        for name, problem in self.invariants.items():
+            lines.append(f"    {'held  ' if problem is None else 'BROKEN'} {name}" + (f": {problem}" if problem else ""))
+        return "\n".join(lines)
+
+
+def delta_commits(table: Path) -> list[Path]:
+    return sorted((table / "_delta_log").glob("*.json"))
+
+
+def checkpoint_batches(checkpoint: Path, kind: str) -> list[int]:
+    folder = checkpoint / kind
+    return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit()) if folder.exists() else []
+
+
+def batch_ends(checkpoint: Path, topic: str) -> list[dict[int, int]]:
+    """Per committed batch, the end offset (exclusive) of each partition, from Spark's offset log."""
+    ends = []
+    for batch in checkpoint_batches(checkpoint, "commits"):
+        lines = (checkpoint / "offsets" / str(batch)).read_text().splitlines()
+        ends.append({int(p): offset for p, offset in json.loads(lines[-1])[topic].items()})
+    return ends
+
+
+class Job:
+    """`spark-submit jobs/settlement.py` in a process group of its own, so SIGKILL takes all of it."""
+
+    def __init__(self, settings: Settings, log: Path, batch_size: int) -> None:
+        self.log = log
+        self.process: subprocess.Popen | None = None
+        self.env = {
+            **os.environ,
+            "PYSPARK_PYTHON": str(ROOT / ".venv/bin/python"),
+            "SPARK_CONF_DIR": str(ROOT / "conf/spark"),
+            "SETTLEMENT_KAFKA__PAYMENT_TOPIC": settings.kafka.payment_topic,
+            "SETTLEMENT_KAFKA__STATISTICS_TOPIC": settings.kafka.statistics_topic,
+            "SETTLEMENT_KAFKA__MAX_OFFSETS_PER_TRIGGER": str(batch_size),
+            "SETTLEMENT_STORAGE__ROOT": settings.storage.root,
+            "SETTLEMENT_STORAGE__CHECKPOINT": settings.storage.checkpoint,
+            "SETTLEMENT_STREAM__TRIGGER_INTERVAL": "2 seconds",
+        }
+
+    def start(self, available_now: bool = False) -> None:
+        jars = ",".join(str(jar) for jar in sorted((ROOT / ".local/jars").glob("*.jar")))
+        command = [str(ROOT / ".venv/bin/spark-submit"), "--master", "local[2]", "--jars", jars,
+                   str(ROOT / "jobs/settlement.py"), *(["--available-now"] if available_now else [])]
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen(
+                command, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def wait(self, timeout: float) -> int:
+        return self.process.wait(timeout)
+
+
+class Chaos:
+    def __init__(self, spark: SparkSession, settings: Settings, workdir: Path, payments: int, kills: int,
+                 seed: int = 5, batch_size: int = 4000) -> None:
+        self.spark, self.settings, self.workdir = spark, settings, workdir
+        self.payments, self.kill_count, self.rng = payments, kills, random.Random(seed)
+        self.seed, self.report = seed, Report()
+        self.job = Job(settings, workdir / "job.log", batch_size)
+        self.lake = Path(settings.storage.root)
+        self.checkpoint = Path(settings.storage.checkpoint)
+        self.produced: list[Produced] = []
+        self.done = threading.Event()
+
+    # -- what runs beside the job ------------------------------------------------------------
+
+    def _produce(self, records: list, pieces: int = 5, pace_s: float = 2.0) -> threading.Thread:
+        """Produce `records` in pieces, `pace_s` apart, beside whatever the run does meanwhile."""
+
+        def send() -> None:
+            size = max(1, -(-len(records) // pieces))
+            for start in range(0, len(records), size):
+                self.produced.extend(produce(records[start:start + size], self.settings.kafka))
+                time.sleep(pace_s)
+
+        thread = threading.Thread(target=send)
+        thread.start()
+        return thread
+
+    def _maintain(self) -> None:
+        while not self.done.wait(20):
+            for name in (SETTLEMENT_BASE, APPROVAL_DAILY_STATS):
+                try:
+                    DeltaTable.forPath(self.spark, self.settings.storage.table(name)).optimize().executeCompaction()
+                    self.report.optimize_done += 1
+                except DeltaConcurrentModificationException:  # lost to a batch: tried again next round
+                    self.report.optimize_conflicts += 1
+
+    # -- what is done to the job ------------------------------------------------------------
+
+    def _wait_for_commit(self, table: str, operation: str | None, timeout: float = 180) -> None:
+        """Until the job commits to `table` (with `operation`, if given), or stops, or time is up."""
+        path = self.lake / table
+        seen = len(delta_commits(path))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.job.running():
+            commits = delta_commits(path)
+            if len(commits) > seen:
+                if operation is None or f'"operation":"{operation}"' in commits[-1].read_text():
+                    return
+                seen = len(commits)
+            time.sleep(0.05)
+
+    def _kill(self, where: str) -> None:
+        if where == KILL_POINTS[0]:
+            self._wait_for_commit(PAYMENT_LOG, None)
+        elif where == KILL_POINTS[1]:
+            self._wait_for_commit(SETTLEMENT_BASE, "MERGE")
+        else:
+            time.sleep(self.rng.uniform(5, 40))
+        if self.job.running():
+            self.job.kill()
+            self.report.kills[where] += 1
+        else:
+            self.report.exits_on_their_own += 1
+
+    def _restart(self, available_now: bool = False) -> None:
+        offsets, commits = checkpoint_batches(self.checkpoint, "offsets"), checkpoint_batches(self.checkpoint, "commits")
+        if offsets and (not commits or offsets[-1] > commits[-1]):
+            self.report.replayed_batches += 1
+        self.job.start(available_now)
+        self.report.restarts += 1
+
+    def _catch_up(self) -> None:
+        """Run --available-now to its end: the checkpoint then stands at a batch boundary."""
+        self._restart(available_now=True)
+        if (code := self.job.wait(1800)) != 0:
+            raise RuntimeError(f"--available-now exited {code}; see {self.job.log}")
+
+    def _change_reference(self, merchants: list[dict], rules: list[dict]) -> None:
+        for path, rows in ((self.workdir / "rules.csv", rules), (self.workdir / "merchants.csv", merchants)):
+            with path.open("w", newline="") as file:
+                writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+        changed = self.settings.model_copy(update={"reference": self.settings.reference.model_copy(
+            update={"payout_rules": self.workdir / "rules.csv", "merchants": self.workdir / "merchants.csv"}
+        )})
+        reference.load(self.spark, changed)
+
+    def _broker_outage(self, seconds: float) -> None:
+        started = time.monotonic()
+        subprocess.run([str(ROOT / "bin/kafka.sh"), "stop"], check=True, capture_output=True)
+        time.sleep(seconds)
+        subprocess.run([str(ROOT / "bin/kafka.sh"), "start"], check=True, capture_output=True)
+        self.report.broker_outage_s = time.monotonic() - started
+
+    # -- the run ----------------------------------------------------------------------------
+
+    def run(self) -> Report:
+        started = time.monotonic()
+        kafka = self.settings.kafka
+        create_topics(kafka, {kafka.payment_topic: PARTITIONS, kafka.statistics_topic: 2})
+        create_tables(self.spark, self.settings.storage)
+        reference.load(self.spark, self.settings)
+        merchants = read_csv(self.settings.reference.merchants)
+        rules = read_csv(self.settings.reference.payout_rules)
+        records = generate(self.payments, [MerchantRow(**m) for m in merchants], partitions=PARTITIONS,
+                           seed=self.seed, id_prefix="C")
+        phases = [records[n::self.kill_count + 1] for n in range(self.kill_count + 1)]
+        maintenance = threading.Thread(target=self._maintain, daemon=True)
+        self.job.start()
+        maintenance.start()
+        for kill, phase in enumerate(phases[:-1]):
+            producer = self._produce(sorted(phase, key=lambda record: record.arrival))
+            self._kill(KILL_POINTS[kill % len(KILL_POINTS)])
+            if kill == 0:
+                self._broker_outage(15)
+            if kill == self.kill_count // 2:
+                producer.join()
+                self._catch_up()
+                self.report.reference_change_after_batch = checkpoint_batches(self.checkpoint, "commits")[-1]
+                self._change_reference([*merchants, CHANGED_MERCHANT], [*rules, CHANGED_RULE])
+            self._restart()
+            producer.join()
+        self._produce(sorted(phases[-1], key=lambda record: record.arrival)).join()
+        self.job.kill()
+        self.report.kills["at the end, to drain with --available-now"] += 1
+        self._catch_up()
+        self.done.set()
+        maintenance.join()
+        self.report.conflict_retries = self.job.log.read_text().count("concurrent commit")
+        self._check(merchants, rules)
+        self.report.seconds = time.monotonic() - started
+        return self.report
+
+    def _check(self, merchants: list[dict], rules: list[dict]) -> None:
+        self.report.produced = len(self.produced)
+        self.report.malformed = sum(1 for p in self.produced if p.record.malformed)
+        ends = batch_ends(self.checkpoint, self.settings.kafka.payment_topic)
+        self.report.batches = len(ends)
+        batches: list[list[Produced]] = [[] for _ in ends]
+        for p in self.produced:
+            batches[next(n for n, end in enumerate(ends) if p.offset < end.get(p.partition, 0))].append(p)
+        expected = Expected()
+        boundary = self.report.reference_change_after_batch
+        for n, batch in enumerate(batches):
+            if n <= boundary:
+                expected.process(batch, merchants, rules)
+            else:
+                expected.process(batch, [*merchants, CHANGED_MERCHANT], [*rules, CHANGED_RULE])
+        checks = invariants(self.spark, self.settings, expected, self.produced, PARTITIONS)
+        self.report.invariants = {name: check() for name, check in checks.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--payments", type=int, default=200_000)
+    parser.add_argument("--kills", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=10_000, help="the job's maxOffsetsPerTrigger")
+    parser.add_argument("--workdir", type=Path, default=ROOT / ".local/chaos")
+    args = parser.parse_args()
+    shutil.rmtree(args.workdir, ignore_errors=True)
+    args.workdir.mkdir(parents=True)
+    run = uuid.uuid4().hex[:8]
+    settings = load_settings(
+        kafka={"payment_topic": f"chaos-{run}", "statistics_topic": f"chaos-statistics-{run}"},
+        storage={"root": str(args.workdir / "lake"), "checkpoint": str(args.workdir / "checkpoint")},
+    )
+    spark = spark_session(settings.spark, "settlement-chaos")
+    report = Chaos(spark, settings, args.workdir, args.payments, args.kills, batch_size=args.batch_size).run()
+    print(report.text())
+    return 0 if report.held() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
