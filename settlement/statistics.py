@@ -65,7 +65,7 @@ def messages(rows: DataFrame) -> DataFrame:
                 F.col("payment_method_type").alias("paymentMethodType"),
                 F.col("payment_count").alias("count"),
                 F.col("total_amount").alias("totalAmount"),
-                F.date_format("updated_at", "yyyy-MM-dd'T'HH:mm:ss.SSSXXX").alias("updatedAt"),
+                F.date_format("updated_at", "yyyy-MM-dd'T'HH:mm:ss.SSSxxx").alias("updatedAt"),
             )
         ).alias("value"),
     )

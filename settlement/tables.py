@@ -37,23 +37,22 @@ log = logging.getLogger("settlement")
 CONFLICT_ATTEMPTS = 5
 
 
-class PaymentLogRow(BaseModel):
+class KafkaRecord(BaseModel):
+    """A record as read from the topic: where it was, and its key and value as text."""
+
     topic: str
     partition: int
     offset: int
     kafka_timestamp: AwareDatetime
     key: str | None
     value: str | None
+
+
+class PaymentLogRow(KafkaRecord):
     ingested_at: AwareDatetime
 
 
-class QuarantineRow(BaseModel):
-    topic: str
-    partition: int
-    offset: int
-    kafka_timestamp: AwareDatetime
-    key: str | None
-    value: str | None
+class QuarantineRow(KafkaRecord):
     error: str
     quarantined_at: AwareDatetime
 

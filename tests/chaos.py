@@ -261,14 +261,14 @@ class Chaos:
         for kill, phase in enumerate(phases[:-1]):
             producer = self._produce(sorted(phase, key=lambda record: record.arrival))
             self._kill(KILL_POINTS[kill % len(KILL_POINTS)])
-            if kill == 0:
-                self._broker_outage(15)
             if kill == self.kill_count // 2:
                 producer.join()
                 self._catch_up()
                 self.report.reference_change_after_batch = checkpoint_batches(self.checkpoint, "commits")[-1]
                 self._change_reference([*merchants, CHANGED_MERCHANT], [*rules, CHANGED_RULE])
             self._restart()
+            if kill == 0:
+                self._broker_outage(15)  # under the running job: it waits, or fails and is restarted
             producer.join()
         self._produce(sorted(phases[-1], key=lambda record: record.arrival)).join()
         self.job.kill()
