@@ -29,7 +29,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from delta.exceptions import DeltaConcurrentModificationException
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
@@ -38,7 +37,14 @@ from settlement.broker import create_topics
 from settlement.config import Settings, load_settings
 from settlement.sample import Produced, generate, produce
 from settlement.session import spark_session
-from settlement.tables import APPROVAL_DAILY_STATS, PAYMENT_LOG, SETTLEMENT_BASE, MerchantRow, create_tables
+from settlement.tables import (
+    APPROVAL_DAILY_STATS,
+    CONFLICTS,
+    PAYMENT_LOG,
+    SETTLEMENT_BASE,
+    MerchantRow,
+    create_tables,
+)
 from tests.invariants import invariants
 from tests.reference import Expected, read_csv
 
@@ -180,7 +186,7 @@ class Chaos:
                 try:
                     DeltaTable.forPath(self.spark, self.settings.storage.table(name)).optimize().executeCompaction()
                     self.report.optimize_done += 1
-                except DeltaConcurrentModificationException:  # lost to a batch: tried again next round
+                except CONFLICTS:  # lost to a batch: tried again next round
                     self.report.optimize_conflicts += 1
 
     # -- what is done to the job ------------------------------------------------------------
