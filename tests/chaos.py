@@ -274,7 +274,7 @@ class Chaos:
                 self._change_reference([*merchants, CHANGED_MERCHANT], [*rules, CHANGED_RULE])
             self._restart()
             if kill == 0:
-                self._broker_outage(15)  # under the running job: it waits, or fails and is restarted
+                self._broker_outage(15)  # the job rides it out, or exits and is restarted at the next kill
             producer.join()
         self._produce(sorted(phases[-1], key=lambda record: record.arrival)).join()
         self.job.kill()
