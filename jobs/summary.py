@@ -9,7 +9,7 @@ del sys.path[0]
 
 from settlement.config import ConfigError, load_settings
 from settlement.session import spark_session
-from settlement.summary import summary
+from settlement.summary import print_summary
 
 
 def main() -> int:
@@ -18,7 +18,7 @@ def main() -> int:
     except ConfigError as error:
         print(f"summary: {error}", file=sys.stderr)
         return 2
-    print(summary(spark_session(settings.spark, "settlement-summary"), settings.storage))
+    print_summary(spark_session(settings.spark, "settlement-summary"), settings.storage)
     return 0
 
 

@@ -13,14 +13,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, ParamSpec
 
-from delta.exceptions import (
-    ConcurrentAppendException,
-    ConcurrentDeleteDeleteException,
-    ConcurrentDeleteReadException,
-    ConcurrentTransactionException,
-    ConcurrentWriteException,
-    DeltaConcurrentModificationException,
-)
+from delta import exceptions as delta_errors
 from delta.tables import DeltaTable
 from pydantic import AwareDatetime, BaseModel, Field
 from pyspark.sql import DataFrame, SparkSession
@@ -45,12 +38,12 @@ CONFLICT_ATTEMPTS = 5
 # A lost race with another commit (OPTIMIZE, a backfill): nothing of ours was committed. In
 # delta-spark 4 these no longer share a base class. A schema or protocol change is not retried.
 CONFLICTS = (
-    ConcurrentAppendException,
-    ConcurrentDeleteDeleteException,
-    ConcurrentDeleteReadException,
-    ConcurrentTransactionException,
-    ConcurrentWriteException,
-    DeltaConcurrentModificationException,
+    delta_errors.ConcurrentAppendException,
+    delta_errors.ConcurrentDeleteDeleteException,
+    delta_errors.ConcurrentDeleteReadException,
+    delta_errors.ConcurrentTransactionException,
+    delta_errors.ConcurrentWriteException,
+    delta_errors.DeltaConcurrentModificationException,
 )
 
 
