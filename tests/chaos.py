@@ -97,6 +97,21 @@ class Report:
         return "\n".join(lines)
 
 
+def change_reference(spark: SparkSession, settings: Settings, folder: Path, merchants: list[dict],
+                     rules: list[dict]) -> None:
+    """Load the reference data plus CHANGED_RULE and CHANGED_MERCHANT, as an operator would: CSV files."""
+    for path, rows in ((folder / "rules.csv", [*rules, CHANGED_RULE]),
+                       (folder / "merchants.csv", [*merchants, CHANGED_MERCHANT])):
+        with path.open("w", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    changed = settings.model_copy(update={"reference": settings.reference.model_copy(
+        update={"payout_rules": folder / "rules.csv", "merchants": folder / "merchants.csv"}
+    )})
+    reference.load(spark, changed)
+
+
 def delta_commits(table: Path) -> list[Path]:
     return sorted((table / "_delta_log").glob("*.json"))
 
@@ -230,17 +245,6 @@ class Chaos:
         if (code := self.job.wait(1800)) != 0:
             raise RuntimeError(f"--available-now exited {code}; see {self.job.log}")
 
-    def _change_reference(self, merchants: list[dict], rules: list[dict]) -> None:
-        for path, rows in ((self.workdir / "rules.csv", rules), (self.workdir / "merchants.csv", merchants)):
-            with path.open("w", newline="") as file:
-                writer = csv.DictWriter(file, fieldnames=list(rows[0]))
-                writer.writeheader()
-                writer.writerows(rows)
-        changed = self.settings.model_copy(update={"reference": self.settings.reference.model_copy(
-            update={"payout_rules": self.workdir / "rules.csv", "merchants": self.workdir / "merchants.csv"}
-        )})
-        reference.load(self.spark, changed)
-
     def _broker_outage(self, seconds: float) -> None:
         started = time.monotonic()
         subprocess.run([str(ROOT / "bin/kafka.sh"), "stop"], check=True, capture_output=True)
@@ -271,7 +275,7 @@ class Chaos:
                 producer.join()
                 self._catch_up()
                 self.report.reference_change_after_batch = checkpoint_batches(self.checkpoint, "commits")[-1]
-                self._change_reference([*merchants, CHANGED_MERCHANT], [*rules, CHANGED_RULE])
+                change_reference(self.spark, self.settings, self.workdir, merchants, rules)
             self._restart()
             if kill == 0:
                 self._broker_outage(15)  # the job rides it out, or exits and is restarted at the next kill

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -12,6 +11,7 @@ from settlement import reference, topology
 from settlement.broker import create_topics
 from settlement.sample import SampleRecord, generate, produce
 from settlement.tables import SETTLEMENT_BASE, TABLES, MerchantRow, read
+from tests.chaos import CHANGED_MERCHANT, CHANGED_RULE, change_reference
 from tests.invariants import broken, invariants
 from tests.reference import Expected, read_csv
 
@@ -78,22 +78,8 @@ def test_the_stream_end_to_end(spark, settings, contract_examples, tmp_path):
     assert table_contents(spark, settings) == before
 
     # Reference data changes between batches and applies to later records only.
-    rules.append(
-        dict(rule_id="R-0007", merchant_number="merchant-0007", payment_method_type=None, payment_action_type=None,
-             payout_delay_days="9", confirm_lead_days="3", valid_from="2025-01-01", valid_to=None)
-    )
-    merchants.append(dict(merchant_number="merchant-0008", status="NON_SETTLEMENT"))
-    for path, rows in ((tmp_path / "rules.csv", rules), (tmp_path / "merchants.csv", merchants)):
-        with path.open("w", newline="") as file:
-            writer = csv.DictWriter(file, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-    changed = settings.model_copy(
-        update={"reference": settings.reference.model_copy(
-            update={"payout_rules": tmp_path / "rules.csv", "merchants": tmp_path / "merchants.csv"}
-        )}
-    )
-    reference.load(spark, changed)
+    change_reference(spark, settings, tmp_path, merchants, rules)
+    merchants, rules = [*merchants, CHANGED_MERCHANT], [*rules, CHANGED_RULE]
 
     # More records, old payments redelivered among them: only the new ones are added.
     redelivered = [p.record for p in first if not p.record.malformed and p.record.key][:50]
