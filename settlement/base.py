@@ -7,6 +7,8 @@ with an insert-only MERGE on `payment_id`, so a duplicate days late changes noth
 
 from __future__ import annotations
 
+from datetime import date
+
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
@@ -14,6 +16,8 @@ from settlement.config import StorageSettings
 from settlement.tables import SETTLEMENT_BASE, conform, delta, read, retry_on_conflict
 
 ARRIVAL_ORDER = ("kafka_timestamp", "partition", "offset")
+# What classification and the payout rule decide: a backfill may re-derive these, nothing else.
+DERIVED = ("classification", "rule_id", "payout_date", "confirm_date")
 
 
 def first_copies(payments: DataFrame) -> DataFrame:
@@ -39,6 +43,22 @@ def insert_new(spark: SparkSession, storage: StorageSettings, rows: DataFrame) -
         .alias("base")
         .merge(rows.alias("batch"), "base.payment_id = batch.payment_id")
         .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
+@retry_on_conflict
+def update_derived(spark: SparkSession, storage: StorageSettings, day: date, rows: DataFrame) -> None:
+    """Give the base rows of one approval date the derived values of `rows`, where they differ."""
+    differs = " OR ".join(f"NOT (base.{column} <=> derived.{column})" for column in DERIVED)
+    (
+        delta(spark, storage, SETTLEMENT_BASE)
+        .alias("base")
+        .merge(
+            rows.alias("derived"),
+            f"base.approval_date = DATE'{day.isoformat()}' AND base.payment_id = derived.payment_id",
+        )
+        .whenMatchedUpdate(condition=differs, set={column: f"derived.{column}" for column in DERIVED})
         .execute()
     )
 

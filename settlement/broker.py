@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+import uuid
+from datetime import datetime
 
-from confluent_kafka import KafkaException
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from settlement.config import KafkaSettings
@@ -60,3 +62,32 @@ def create_topics(kafka: KafkaSettings, partitions: dict[str, int], recreate: bo
         wanted = failed
         if wanted:
             time.sleep(0.5)
+
+
+def _consumer(kafka: KafkaSettings) -> Consumer:
+    return Consumer({
+        "bootstrap.servers": kafka.bootstrap_servers,
+        "group.id": f"settlement-offsets-{uuid.uuid4()}",  # never commits: only looks up offsets
+        "enable.auto.commit": False,
+        "log_level": 0,
+        **kafka.client_options,
+    })
+
+
+def offsets(kafka: KafkaSettings, topic: str, at: datetime | None = None) -> dict[int, tuple[int, int]]:
+    """Per partition of `topic`: (the first offset still held, the offset after the last record);
+    with `at`, the first offset is instead that of the first record stamped at or after `at`
+    (the end offset when there is none)."""
+    count = partition_count(kafka, topic)
+    consumer = _consumer(kafka)
+    try:
+        held = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=TIMEOUT_S) for p in range(count)}
+        if at is None:
+            return held
+        millis = int(at.timestamp() * 1000)
+        found = consumer.offsets_for_times([TopicPartition(topic, p, millis) for p in range(count)], timeout=TIMEOUT_S)
+        return {t.partition: (t.offset if t.offset >= 0 else held[t.partition][1], held[t.partition][1]) for t in found}
+    except KafkaException as error:
+        raise BrokerError(f"Kafka at {kafka.bootstrap_servers} did not answer: {error.args[0].str()}") from None
+    finally:
+        consumer.close()

@@ -1,11 +1,27 @@
 """Approval-date statistics (승인일 통계): settlement targets per merchant, date, action and method.
 
-Each batch adds what it accepted with a MERGE; the batch's Delta transaction id makes a replayed
-MERGE a no-op, so the table equals the GROUP BY over the base whatever crashed. The rows a batch
-changed then go to the statistics topic with their new totals.
+The stream adds what each batch accepted with a MERGE (`add`); a backfill sets the statistics of
+the dates it touched to the GROUP BY over the base (`replace`). The rows that changed then go to the
+statistics topic with their new totals, and a key that left the table as a tombstone.
+
+Both kinds of write carry a Delta transaction id of the stream's app id, and the versions are
+chosen so the two cannot count a batch twice or lose one:
+
+- the stream's MERGE of batch N carries `stream_version(N)`, so a replayed batch is skipped;
+- a backfill that counted the base as it stood after the stream's batch F stamps
+  `fence_version(F, second)`, between batch F's version and batch F+1's. Delta skips a write whose
+  version is not above the one it recorded, hence:
+  - the stream's MERGE of a batch the backfill already counted (F itself, if the backfill read
+    the base between the stream's base commit and its statistics commit) is skipped;
+  - a backfill whose base predates a batch the stream has already counted is skipped, and counts
+    again from a newer base;
+  - a later backfill at the same F stamps a later second.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -15,11 +31,23 @@ from settlement.contract import Classification
 from settlement.tables import APPROVAL_DAILY_STATS, delta, read, retry_on_conflict
 
 KEY = ("merchant_number", "approval_date", "payment_action_type", "payment_method_type")
+# Room between two batches' versions for the fences of backfills (a clock second each).
+VERSIONS_PER_BATCH = 1 << 32
 
 
-def increments(accepted: DataFrame) -> DataFrame:
+def stream_version(batch_id: int) -> int:
+    return (batch_id + 1) * VERSIONS_PER_BATCH
+
+
+def fence_version(last_batch: int | None, second: int) -> int:
+    """The version of a backfill that counted the stream's batches up to `last_batch` (None: none)."""
+    return (0 if last_batch is None else last_batch + 1) * VERSIONS_PER_BATCH + second % VERSIONS_PER_BATCH
+
+
+def grouped(base_rows: DataFrame) -> DataFrame:
+    """The statistics of these base rows: settlement targets counted and summed per key."""
     return (
-        accepted.where(F.col("classification") == Classification.SETTLEMENT.value)
+        base_rows.where(F.col("classification") == Classification.SETTLEMENT.value)
         .groupBy(*KEY)
         .agg(F.count("*").alias("payment_count"), F.sum("amount").alias("total_amount"))
         .withColumn("updated_at", F.current_timestamp())
@@ -31,7 +59,7 @@ def _on_key(left: str, right: str) -> str:
 
 
 @retry_on_conflict
-def upsert(spark: SparkSession, storage: StorageSettings, batch: DataFrame) -> None:
+def add(spark: SparkSession, storage: StorageSettings, batch: DataFrame) -> None:
     (
         delta(spark, storage, APPROVAL_DAILY_STATS)
         .alias("stats")
@@ -48,16 +76,47 @@ def upsert(spark: SparkSession, storage: StorageSettings, batch: DataFrame) -> N
     )
 
 
-def changed(spark: SparkSession, storage: StorageSettings, batch: DataFrame) -> DataFrame:
-    """The statistics rows the batch touched, with their totals now."""
-    return read(spark, storage, APPROVAL_DAILY_STATS).join(batch.select(*KEY), list(KEY), "left_semi")
+def dates_in(column: str, dates: Sequence[date]) -> str:
+    days = ", ".join(f"DATE'{day.isoformat()}'" for day in dates)
+    return f"{column} IN ({days})"
+
+
+@retry_on_conflict
+def replace(spark: SparkSession, storage: StorageSettings, dates: Sequence[date], totals: DataFrame) -> bool:
+    """Set the statistics of `dates` to `totals`; their keys missing from it are deleted, and a row
+    that does not change keeps its `updated_at`. False if Delta skipped the write (see above)."""
+    in_dates = dates_in("stats.approval_date", dates)
+    metrics = (
+        delta(spark, storage, APPROVAL_DAILY_STATS)
+        .alias("stats")
+        .merge(totals.alias("batch"), f"{in_dates} AND {_on_key('stats', 'batch')}")
+        .whenMatchedUpdate(
+            condition="stats.payment_count <> batch.payment_count OR stats.total_amount <> batch.total_amount",
+            set={
+                "payment_count": "batch.payment_count",
+                "total_amount": "batch.total_amount",
+                "updated_at": "batch.updated_at",
+            },
+        )
+        .whenNotMatchedInsertAll()
+        .whenNotMatchedBySourceDelete(condition=in_dates)
+        .execute()
+    )
+    return bool(metrics.collect())
+
+
+def changed(spark: SparkSession, storage: StorageSettings, keys: DataFrame) -> DataFrame:
+    """The statistics rows of these keys with their totals now; a key no longer in the table has
+    null totals."""
+    return keys.select(*KEY).join(read(spark, storage, APPROVAL_DAILY_STATS), list(KEY), "left")
 
 
 def messages(rows: DataFrame) -> DataFrame:
-    """Statistics rows as the topic's records: key `merchant/date/action/method`, JSON value."""
+    """Statistics rows as the topic's records: key `merchant/date/action/method`, JSON value; a
+    row without totals (its key left the table) as a tombstone, a null value."""
     return rows.select(
         F.concat_ws("/", *(F.col(column).cast("string") for column in KEY)).alias("key"),
-        F.to_json(
+        F.when(F.col("payment_count").isNotNull(), F.to_json(
             F.struct(
                 F.col("merchant_number").alias("merchantNumber"),
                 F.col("approval_date").cast("string").alias("approvalDate"),
@@ -67,7 +126,7 @@ def messages(rows: DataFrame) -> DataFrame:
                 F.col("total_amount").alias("totalAmount"),
                 F.date_format("updated_at", "yyyy-MM-dd'T'HH:mm:ss.SSSxxx").alias("updatedAt"),
             )
-        ).alias("value"),
+        )).alias("value"),
     )
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Annotated, ParamSpec
+from enum import StrEnum
+from typing import Annotated, ParamSpec, TypeVar
 
 from delta import exceptions as delta_errors
 from delta.tables import DeltaTable
@@ -33,6 +35,7 @@ from settlement.schema import spark_schema
 
 Days = Annotated[int, Field(ge=0)]
 P = ParamSpec("P")
+R = TypeVar("R")
 log = logging.getLogger("settlement")
 CONFLICT_ATTEMPTS = 5
 # A lost race with another commit (OPTIMIZE, a backfill): nothing of ours was committed. In
@@ -130,6 +133,27 @@ class SettlementBatchRow(BaseModel):
     duration_ms: int
 
 
+class BackfillStatus(StrEnum):
+    RUNNING = "RUNNING"
+    DONE = "DONE"
+    FAILED = "FAILED"
+    ABANDONED = "ABANDONED"
+
+
+class BackfillRunRow(BaseModel):
+    """One backfill run: what it covered, who ran it, how it ended. A RUNNING row is the lock."""
+
+    run_id: str
+    mode: str
+    scope: str
+    status: BackfillStatus
+    started_at: AwareDatetime
+    finished_at: AwareDatetime | None
+    host: str
+    pid: int
+    summary: str | None
+
+
 class MerchantRow(BaseModel):
     merchant_number: Id
     status: MerchantStatus
@@ -152,6 +176,7 @@ SETTLEMENT_BASE = "settlement_base"
 APPROVAL_DAILY_STATS = "approval_daily_stats"
 DAY_CLOSE = "day_close"
 SETTLEMENT_BATCHES = "settlement_batches"
+BACKFILL_RUNS = "backfill_runs"
 MERCHANTS = "merchants"
 PAYOUT_RULES = "payout_rules"
 
@@ -163,6 +188,7 @@ TABLES: dict[str, tuple[type[BaseModel], tuple[str, ...]]] = {
     APPROVAL_DAILY_STATS: (ApprovalDailyStatsRow, ("approval_date",)),
     DAY_CLOSE: (DayCloseRow, ()),
     SETTLEMENT_BATCHES: (SettlementBatchRow, ()),
+    BACKFILL_RUNS: (BackfillRunRow, ()),
     MERCHANTS: (MerchantRow, ()),
     PAYOUT_RULES: (PayoutRuleRow, ()),
 }
@@ -187,7 +213,40 @@ def delta(spark: SparkSession, storage: StorageSettings, name: str) -> DeltaTabl
     return DeltaTable.forPath(spark, storage.table(name))
 
 
-def retry_on_conflict(write: Callable[P, None]) -> Callable[P, None]:
+TXN_APP_ID = "spark.databricks.delta.write.txnAppId"
+TXN_VERSION = "spark.databricks.delta.write.txnVersion"
+COMMIT_NOTE = "spark.databricks.delta.commitInfo.userMetadata"
+
+
+@contextmanager
+def transaction(
+    spark: SparkSession, app_id: str | None = None, version: int | None = None, note: str | None = None
+) -> Iterator[None]:
+    """Delta writes made inside carry a transaction id (`app_id`, `version`: Delta skips a write
+    whose version is not above the one it recorded for the app) and a note in the table's history.
+    The session's previous values come back afterwards, so these nest."""
+    wanted = {TXN_APP_ID: app_id, TXN_VERSION: None if version is None else str(version), COMMIT_NOTE: note}
+    wanted = {key: value for key, value in wanted.items() if value is not None}
+    previous = {key: spark.conf.get(key, None) for key in wanted}
+    for key, value in wanted.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
+
+
+def snapshot(spark: SparkSession, storage: StorageSettings, name: str) -> DataFrame:
+    """The table as it stands now, pinned to that version however long the DataFrame lives."""
+    version = delta(spark, storage, name).history(1).first().version
+    return spark.read.format("delta").option("versionAsOf", version).load(storage.table(name))
+
+
+def retry_on_conflict(write: Callable[P, R]) -> Callable[P, R]:
     """Run a Delta write again when a concurrent commit (OPTIMIZE, a backfill) conflicts with it.
 
     Safe because a conflict means nothing of the write was committed, and every write of a batch
@@ -195,7 +254,7 @@ def retry_on_conflict(write: Callable[P, None]) -> Callable[P, None]:
     """
 
     @functools.wraps(write)
-    def retried(*args: P.args, **kwargs: P.kwargs) -> None:
+    def retried(*args: P.args, **kwargs: P.kwargs) -> R:
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
             try:
                 return write(*args, **kwargs)

@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import logging
 import time
-from contextlib import contextmanager
-from collections.abc import Iterator
 from datetime import datetime, timezone
 
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from settlement import base, broker, day_close, reference, statistics, validation
 from settlement.classification import classify
-from settlement.config import KafkaSettings, Settings
+from settlement.config import KafkaSettings, Settings, StorageSettings
 from settlement.contract import Classification
 from settlement.payout_rule import assign_payout
 from settlement.tables import (
@@ -37,28 +36,23 @@ from settlement.tables import (
     append,
     create_tables,
     frame,
+    transaction,
 )
 
 log = logging.getLogger("settlement")
 
-TXN_APP_ID = "spark.databricks.delta.write.txnAppId"
-TXN_VERSION = "spark.databricks.delta.write.txnVersion"
 
-
-def payment_records(spark: SparkSession, kafka: KafkaSettings) -> DataFrame:
-    """The payment topic as a stream of Kafka records, values as text."""
-    reader = (
-        spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", kafka.bootstrap_servers)
-        .option("subscribe", kafka.payment_topic)
-        .option("startingOffsets", kafka.starting_offsets)
-        .option("failOnDataLoss", "true")
-    )
-    if kafka.max_offsets_per_trigger:
-        reader = reader.option("maxOffsetsPerTrigger", kafka.max_offsets_per_trigger)
+def kafka_source(reader, kafka: KafkaSettings):
+    """A Kafka reader (stream or batch) with the cluster's address and client options."""
+    reader = reader.format("kafka").option("kafka.bootstrap.servers", kafka.bootstrap_servers)
     for option, value in kafka.client_options.items():
         reader = reader.option(f"kafka.{option}", value)
-    return reader.load().select(
+    return reader
+
+
+def kafka_records(loaded: DataFrame) -> DataFrame:
+    """Kafka records as the job sees them: their position, timestamp, key and value as text."""
+    return loaded.select(
         "topic",
         F.col("partition").cast("long").alias("partition"),
         "offset",
@@ -69,15 +63,36 @@ def payment_records(spark: SparkSession, kafka: KafkaSettings) -> DataFrame:
     )
 
 
-@contextmanager
-def idempotent_writes(spark: SparkSession, app_id: str, batch_id: int) -> Iterator[None]:
-    spark.conf.set(TXN_APP_ID, app_id)
-    spark.conf.set(TXN_VERSION, str(batch_id))
+def payment_records(spark: SparkSession, kafka: KafkaSettings) -> DataFrame:
+    """The payment topic as a stream of Kafka records."""
+    reader = (
+        kafka_source(spark.readStream, kafka)
+        .option("subscribe", kafka.payment_topic)
+        .option("startingOffsets", kafka.starting_offsets)
+        .option("failOnDataLoss", "true")
+    )
+    if kafka.max_offsets_per_trigger:
+        reader = reader.option("maxOffsetsPerTrigger", kafka.max_offsets_per_trigger)
+    return kafka_records(reader.load())
+
+
+def stream_query_id(spark: SparkSession, storage: StorageSettings) -> str | None:
+    """The stream's query id from its checkpoint (None before its first start): stable across
+    restarts, new with a new checkpoint, whose batch ids start again at 0."""
     try:
-        yield
-    finally:
-        spark.conf.unset(TXN_APP_ID)
-        spark.conf.unset(TXN_VERSION)
+        return spark.read.json(f"{storage.checkpoint}/metadata").first()["id"]
+    except AnalysisException:
+        return None
+
+
+def app_id(query_id: str) -> str:
+    """The Delta transaction app id of the stream's writes."""
+    return f"settlement-{query_id}"
+
+
+def settle(payments: DataFrame, merchants: DataFrame, rules: DataFrame) -> DataFrame:
+    """Valid payments to base rows-to-be: first copy, classification, payout rule."""
+    return assign_payout(classify(base.first_copies(payments), merchants), rules)
 
 
 class Settlement:
@@ -90,10 +105,8 @@ class Settlement:
 
     @property
     def query_id(self) -> str:
-        """The query's id from its checkpoint: stable across restarts, new with a new checkpoint
-        (whose batch ids start again at 0 and must not be mistaken for ones already written)."""
         if self._query_id is None:
-            self._query_id = self.spark.read.json(f"{self.settings.storage.checkpoint}/metadata").first()["id"]
+            self._query_id = stream_query_id(self.spark, self.settings.storage)
         return self._query_id
 
     def __call__(self, records: DataFrame, batch_id: int) -> None:
@@ -104,21 +117,21 @@ class Settlement:
         parsed = validation.parse(records).persist()
         tally = validation.tally(parsed)
         accepted: dict[str, int] = {}
-        with idempotent_writes(spark, f"settlement-{self.query_id}", batch_id):
+        with transaction(spark, app_id(self.query_id), batch_id):
             append(parsed, storage, PAYMENT_LOG)
             if tally.quarantined:
                 append(validation.rejected(parsed), storage, QUARANTINE)
             if tally.payments:
-                payouts = assign_payout(
-                    classify(base.first_copies(validation.payments(parsed)), reference.merchants(spark, storage)),
-                    reference.payout_rules(spark, storage),
+                payouts = settle(
+                    validation.payments(parsed), reference.merchants(spark, storage), reference.payout_rules(spark, storage)
                 )
                 base.insert_new(spark, storage, base.base_rows(payouts, self.query_id, batch_id))
                 accepted_rows = base.accepted_in(spark, storage, self.query_id, batch_id).persist()
                 accepted = dict(accepted_rows.groupBy("classification").count().collect())
             if accepted.get(Classification.SETTLEMENT.value):
-                stats = statistics.increments(accepted_rows).persist()
-                statistics.upsert(spark, storage, stats)
+                stats = statistics.grouped(accepted_rows).persist()
+                with transaction(spark, version=statistics.stream_version(batch_id)):
+                    statistics.add(spark, storage, stats)
             if tally.finish:
                 partitions = broker.partition_count(self.settings.kafka)
                 day_close.update(spark, storage, day_close.finished(validation.finishes(parsed), partitions))

@@ -97,11 +97,10 @@ class Report:
         return "\n".join(lines)
 
 
-def change_reference(spark: SparkSession, settings: Settings, folder: Path, merchants: list[dict],
-                     rules: list[dict]) -> None:
-    """Load the reference data plus CHANGED_RULE and CHANGED_MERCHANT, as an operator would: CSV files."""
-    for path, rows in ((folder / "rules.csv", [*rules, CHANGED_RULE]),
-                       (folder / "merchants.csv", [*merchants, CHANGED_MERCHANT])):
+def load_reference(spark: SparkSession, settings: Settings, folder: Path, merchants: list[dict],
+                   rules: list[dict]) -> None:
+    """Load reference data as an operator would: CSV files, then the loader."""
+    for path, rows in ((folder / "rules.csv", rules), (folder / "merchants.csv", merchants)):
         with path.open("w", newline="") as file:
             writer = csv.DictWriter(file, fieldnames=list(rows[0]))
             writer.writeheader()
@@ -110,6 +109,12 @@ def change_reference(spark: SparkSession, settings: Settings, folder: Path, merc
         update={"payout_rules": folder / "rules.csv", "merchants": folder / "merchants.csv"}
     )})
     reference.load(spark, changed)
+
+
+def change_reference(spark: SparkSession, settings: Settings, folder: Path, merchants: list[dict],
+                     rules: list[dict]) -> None:
+    """The reference data plus CHANGED_RULE and CHANGED_MERCHANT."""
+    load_reference(spark, settings, folder, [*merchants, CHANGED_MERCHANT], [*rules, CHANGED_RULE])
 
 
 def delta_commits(table: Path) -> list[Path]:
@@ -131,7 +136,8 @@ def batch_ends(checkpoint: Path, topic: str) -> list[dict[int, int]]:
 
 
 class Job:
-    """`spark-submit jobs/settlement.py` in a process group of its own, so SIGKILL takes all of it."""
+    """`spark-submit jobs/settlement.py` (or another job) in a process group of its own, so SIGKILL
+    takes all of it."""
 
     def __init__(self, settings: Settings, log: Path, batch_size: int) -> None:
         self.log = log
@@ -148,10 +154,12 @@ class Job:
             "SETTLEMENT_STREAM__TRIGGER_INTERVAL": "2 seconds",
         }
 
-    def start(self, available_now: bool = False) -> None:
+    def start(self, available_now: bool = False, arguments: list[str] | None = None) -> None:
+        """The stream (with --available-now, or continuous), or another job: `arguments` of spark-submit."""
         jars = ",".join(str(jar) for jar in sorted((ROOT / ".local/jars").glob("*.jar")))
+        arguments = arguments or ["jobs/settlement.py", *(["--available-now"] if available_now else [])]
         command = [str(ROOT / ".venv/bin/spark-submit"), "--master", "local[2]", "--jars", jars,
-                   str(ROOT / "jobs/settlement.py"), *(["--available-now"] if available_now else [])]
+                   str(ROOT / arguments[0]), *arguments[1:]]
         with self.log.open("a") as log:
             self.process = subprocess.Popen(
                 command, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

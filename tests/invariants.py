@@ -39,7 +39,8 @@ def _first_difference(got: dict, wanted: dict) -> str | None:
 
 
 def latest_statistics(settings: Settings) -> dict[str, dict]:
-    """What a consumer keeping the latest value per key holds after reading the whole topic."""
+    """What a consumer keeping the latest value per key (and forgetting a key at its tombstone)
+    holds after reading the whole topic."""
     topic = settings.kafka.statistics_topic
     consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": f"check-{uuid.uuid4()}"})
     partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
@@ -52,7 +53,10 @@ def latest_statistics(settings: Settings) -> dict[str, dict]:
             raise TimeoutError(f"statistics topic ended early, waiting for partitions {waiting}")
         if message.error():
             continue
-        latest[message.key().decode()] = json.loads(message.value())
+        if message.value() is None:  # a tombstone: the key left the table
+            latest.pop(message.key().decode(), None)
+        else:
+            latest[message.key().decode()] = json.loads(message.value())
         if message.offset() + 1 >= ends[message.partition()]:
             waiting.discard(message.partition())
     consumer.close()

@@ -7,10 +7,10 @@ import json
 
 from pyspark.sql import functions as F
 
-from settlement.statistics import increments, messages
+from settlement.statistics import grouped, messages
 
 
-def test_increments_count_settlement_targets_only_and_messages_follow_the_contract(spark):
+def test_grouped_counts_settlement_targets_only_and_messages_follow_the_contract(spark):
     day = dt.date(2025, 5, 19)
     accepted = spark.createDataFrame(
         [
@@ -21,7 +21,7 @@ def test_increments_count_settlement_targets_only_and_messages_follow_the_contra
         "merchant_number string, approval_date date, payment_action_type string, payment_method_type string,"
         " amount long, classification string",
     )
-    rows = increments(accepted).withColumn("updated_at", F.lit("2025-05-20T10:00:00+09:00").cast("timestamp"))
+    rows = grouped(accepted).withColumn("updated_at", F.lit("2025-05-20T10:00:00+09:00").cast("timestamp"))
     (record,) = messages(rows).collect()
     assert record.key == "merchant-1881/2025-05-19/PAYMENT/CARD"
     assert json.loads(record.value) == {

@@ -7,11 +7,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from settlement import reference, topology
+from settlement import reference
 from settlement.broker import create_topics
 from settlement.sample import SampleRecord, generate, produce
-from settlement.tables import SETTLEMENT_BASE, TABLES, MerchantRow, read
+from settlement.tables import SETTLEMENT_BASE, MerchantRow, read
 from tests.chaos import CHANGED_MERCHANT, CHANGED_RULE, change_reference
+from tests.harness import run_job, table_contents
 from tests.invariants import broken, invariants
 from tests.reference import Expected, read_csv
 
@@ -29,19 +30,6 @@ def contract_records(examples: list[dict]) -> list[SampleRecord]:
         )
         for n, example in enumerate(examples)
     ]
-
-
-def run_job(spark, settings) -> None:
-    query = topology.start(spark, settings, available_now=True)
-    query.awaitTermination()
-    assert query.exception() is None
-
-
-def table_contents(spark, settings) -> dict[str, list]:
-    return {
-        name: sorted(map(tuple, read(spark, settings.storage, name).collect()), key=repr)
-        for name in TABLES
-    }
 
 
 def check_tables(spark, settings, expected: Expected, produced: list) -> None:

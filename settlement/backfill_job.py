@@ -1,0 +1,206 @@
+"""`spark-submit jobs/backfill.py <mode> ...`: process a range of the past again, in batch mode.
+
+    rederive --from 2025-05-19 [--to 2025-05-20]   base rows of these approval dates, with today's reference data
+    log      --from 2025-05-19 [--to 2025-05-20]   payment_log records of these dates (the topic's retention passed)
+    topic    --from 2025-05-19T00:00 --to 2025-05-20T00:00, or --offsets 0:1200-5000,1:1100-4800
+    abandon  RUN_ID                                 mark a run that died without a word as abandoned
+
+Dates are approval dates, both ends included; timestamps are Kafka timestamps, `--to` excluded, in
+the job's time zone unless they carry an offset. `--dry-run` prints what would change and writes
+nothing. Exit codes: 0 done, 2 bad arguments or settings, 1 failure (or another backfill running).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import date, datetime, timezone
+from typing import NoReturn
+from zoneinfo import ZoneInfo
+
+from tqdm import tqdm
+
+from settlement import backfill, broker
+from settlement.backfill import Backfill, BackfillError, Dates, Summary, Unit
+from settlement.broker import BrokerError
+from settlement.config import ConfigError, Settings, load_settings
+from settlement.session import spark_session
+from settlement.tables import BackfillStatus
+
+PROG = "backfill"
+SLICE = 200_000
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line and exit 2, for a scheduler's log; `--help` shows the usage."""
+        self.exit(2, f"{PROG}: {message} (see --help)\n")
+
+
+def offset_ranges(text: str) -> dict[int, tuple[int, int]]:
+    """`0:1200-5000,1:1100-4800` (partition:first-end, the end excluded)."""
+    ranges = {}
+    for part in text.split(","):
+        try:
+            partition, span = part.strip().split(":")
+            start, end = (int(n) for n in span.split("-"))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{part.strip()!r} is not partition:first-end, e.g. 0:1200-5000") from None
+        if not 0 <= start <= end:
+            raise argparse.ArgumentTypeError(f"{part.strip()!r}: offsets must be 0 <= first <= end")
+        ranges[int(partition)] = (start, end)
+    return ranges
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2025-05-19") from None
+
+
+def _instant(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a timestamp like 2025-05-19T00:00") from None
+
+
+def parser() -> Parser:
+    main = Parser(prog=PROG, description=__doc__.split("\n\n")[0])
+    modes = main.add_subparsers(dest="mode", required=True, metavar="{rederive,log,topic,abandon}")
+    for mode, what in (
+        ("rederive", "re-derive classification, payout rule and dates of base rows with today's reference data"),
+        ("log", "process the payment_log records of these dates again"),
+    ):
+        sub = modes.add_parser(mode, help=what, description=what)
+        sub.add_argument("--from", dest="first", type=_date, required=True, metavar="DATE", help="first approval date")
+        sub.add_argument("--to", dest="last", type=_date, metavar="DATE", help="last approval date (default: --from)")
+        sub.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
+    topic = modes.add_parser("topic", help="process a range of the payment topic again",
+                             description="process a range of the payment topic again")
+    topic.add_argument("--from", dest="since", type=_instant, metavar="TIMESTAMP", help="first Kafka timestamp")
+    topic.add_argument("--to", dest="until", type=_instant, metavar="TIMESTAMP", help="Kafka timestamp to stop before")
+    topic.add_argument("--offsets", type=offset_ranges, metavar="P:FIRST-END,...", help="offsets, the ends excluded")
+    topic.add_argument("--slice", type=int, default=SLICE, metavar="RECORDS", help=f"records per unit (default {SLICE:,})")
+    topic.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
+    abandon = modes.add_parser("abandon", help="mark a backfill that died as abandoned, which frees the lock")
+    abandon.add_argument("run_id")
+    return main
+
+
+def _with_zone(moment: datetime, settings: Settings) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(settings.spark.time_zone))
+
+
+def progress(units: list[Unit], what: str) -> Iterator[Unit]:
+    """A bar on a terminal; plain lines (a scheduler's log) otherwise."""
+    if sys.stderr.isatty():
+        bar = tqdm(units, desc=PROG, unit=what, file=sys.stderr)
+        for unit in bar:
+            bar.set_postfix_str(unit.label)
+            yield unit
+        return
+    for n, unit in enumerate(units, start=1):
+        started = time.monotonic()
+        yield unit
+        print(f"{PROG}: {unit.label} done ({n}/{len(units)}, {time.monotonic() - started:.1f} s)",
+              file=sys.stderr, flush=True)
+
+
+def table(summary: Summary) -> str:
+    header = (f"{'approval date':<13} {'payments':>9} {'inserted':>9} {'reclassified':>12} {'redated':>8}"
+              f"  {'statistics: payments':>24}  {'amount (won)':>31}  {'keys':>5}")
+    lines = [header]
+    for day, d in sorted(summary.days.items()):
+        lines.append(
+            f"{day.isoformat():<13} {d.payments:>9,} {d.inserted:>9,} {d.reclassified:>12,} {d.redated:>8,}"
+            f"  {d.count_before:>11,} → {d.count_after:>10,}  {d.amount_before:>15,} → {d.amount_after:>13,}"
+            f"  {d.keys_changed:>5,}"
+        )
+    return "\n".join(lines)
+
+
+def summary_line(mode: str, scope: str, summary: Summary, dry_run: bool, seconds: float, run_id: str) -> str:
+    total = summary.total
+    parts = [f"{len(summary.days)} dates", f"{total('payments'):,} payments"]
+    if mode in ("topic", "log"):
+        parts = [f"{summary.records:,} records", *parts, f"{total('inserted'):,} new in the base"]
+        parts += [f"{summary.logged:,} newly logged"] if mode == "topic" else []
+        parts += [f"{summary.quarantined:,} newly quarantined", f"{summary.finish:,} FINISH"]
+    else:
+        parts += [f"{total('reclassified'):,} reclassified", f"{total('redated'):,} redated"]
+    parts.append(
+        f"statistics {total('count_before'):,} → {total('count_after'):,} payments, "
+        f"{total('amount_before'):,} → {total('amount_after'):,} won in {total('keys_changed'):,} keys"
+    )
+    done = "dry run, nothing written" if dry_run else "done"
+    return f"{PROG} {mode} {scope}: {done} in {seconds:.0f} s; " + ", ".join(parts) + f" (run {run_id})"
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    started = time.monotonic()
+    try:
+        settings = load_settings()
+        if args.mode in ("rederive", "log"):
+            scope = Dates(args.first, args.last or args.first)
+        elif args.mode == "topic" and (args.offsets is None) == (args.since is None or args.until is None):
+            raise ValueError("topic takes --from and --to (Kafka timestamps), or --offsets")
+    except (ConfigError, ValueError) as error:
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return 2
+    spark = spark_session(settings.spark, f"settlement-backfill-{args.mode}")
+    try:
+        if args.mode == "abandon":
+            backfill.abandon(spark, settings.storage, args.run_id)
+            print(f"{PROG}: run {args.run_id} marked {BackfillStatus.ABANDONED.value}")
+            return 0
+        broker.partition_count(settings.kafka, settings.kafka.statistics_topic)
+        run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+        run = Backfill(spark, settings, run_id, args.mode, args.dry_run)
+        if args.mode == "topic":
+            offsets, notes = backfill.topic_offsets(
+                spark, settings, since=args.since and _with_zone(args.since, settings),
+                until=args.until and _with_zone(args.until, settings), wanted=args.offsets,
+            )
+            run.summary.notes.extend(notes)
+            scope = f"{offsets.topic} {str(offsets) or 'nothing'}"
+            units, what = run.topic_units(offsets, args.slice), "slice"
+        else:
+            units, what = (run.rederive_units(scope) if args.mode == "rederive" else run.log_units(scope)), "date"
+        lock = None if args.dry_run else backfill.claim(spark, settings.storage, run_id, args.mode, str(scope))
+        try:
+            for unit in progress(units, what):
+                unit.run()
+        except BaseException as error:
+            if lock is not None:
+                lock.release(BackfillStatus.FAILED, _one_line(error))
+            raise
+        line = summary_line(args.mode, str(scope), run.summary, args.dry_run, time.monotonic() - started, run_id)
+        if lock is not None:
+            lock.release(BackfillStatus.DONE, line)
+    except (BackfillError, BrokerError) as error:
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # Spark's or Delta's: the trace for an engineer, then the line
+        logging.getLogger(PROG).error("the backfill failed", exc_info=True)
+        print(f"{PROG}: failed: {_one_line(error)}", file=sys.stderr)
+        return 1
+    for note in run.summary.notes:
+        print(f"note: {note}")
+    print(table(run.summary))
+    print(line)
+    return 0
