@@ -342,11 +342,12 @@ class Backfill:
             F.col("message")
         ))
         wanted = logged.where(F.col("record_date").between(F.lit(dates.first), F.lit(dates.last))).persist()
+        present = sorted(row.record_date for row in wanted.select("record_date").distinct().collect())
         return [
             Unit(str(day), lambda n=n, day=day: self._records(
                 n, wanted.where(F.col("record_date") == F.lit(day)).drop("record_date"), str(day)
             ))
-            for n, day in enumerate(dates.days())
+            for n, day in enumerate(present)
         ]
 
     def _records(self, unit: int, parsed: DataFrame, label: str, offsets: Offsets | None = None) -> None:

@@ -47,12 +47,12 @@ def offset_ranges(text: str) -> dict[int, tuple[int, int]]:
     for part in text.split(","):
         try:
             partition, span = part.strip().split(":")
-            start, end = (int(n) for n in span.split("-"))
+            partition, (start, end) = int(partition), (int(n) for n in span.split("-"))
         except ValueError:
             raise argparse.ArgumentTypeError(f"{part.strip()!r} is not partition:first-end, e.g. 0:1200-5000") from None
-        if not 0 <= start <= end:
-            raise argparse.ArgumentTypeError(f"{part.strip()!r}: offsets must be 0 <= first <= end")
-        ranges[int(partition)] = (start, end)
+        if partition < 0 or not 0 <= start <= end:
+            raise argparse.ArgumentTypeError(f"{part.strip()!r}: want partition >= 0 and 0 <= first <= end")
+        ranges[partition] = (start, end)
     return ranges
 
 

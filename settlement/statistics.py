@@ -8,9 +8,10 @@ Both kinds of write carry a Delta transaction id of the stream's app id, and the
 chosen so the two cannot count a batch twice or lose one:
 
 - the stream's MERGE of batch N carries `stream_version(N)`, so a replayed batch is skipped;
-- a backfill that counted the base as it stood after the stream's batch F stamps
-  `fence_version(F, second)`, between batch F's version and batch F+1's. Delta skips a write whose
-  version is not above the one it recorded, hence:
+- a backfill that counted a base holding the stream's batches up to F (the last with rows in it,
+  or committed in the checkpoint before the base was read) stamps `fence_version(F, second)`,
+  between batch F's version and batch F+1's. Delta skips a write whose version is not above the
+  one it recorded, hence:
   - the stream's MERGE of a batch the backfill already counted (F itself, if the backfill read
     the base between the stream's base commit and its statistics commit) is skipped;
   - a backfill whose base predates a batch the stream has already counted is skipped, and counts

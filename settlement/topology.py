@@ -14,6 +14,7 @@ are counted from the base rows the batch accepted, read back, so a replay counts
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import datetime, timezone
@@ -80,7 +81,7 @@ def stream_query_id(spark: SparkSession, storage: StorageSettings) -> str | None
     """The stream's query id from its checkpoint (None before its first start): stable across
     restarts, new with a new checkpoint, whose batch ids start again at 0."""
     try:
-        return spark.read.json(f"{storage.checkpoint}/metadata").first()["id"]
+        return json.loads(spark.read.text(f"{storage.checkpoint}/metadata").first().value)["id"]
     except AnalysisException:
         return None
 

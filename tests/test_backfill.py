@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -23,12 +25,22 @@ from settlement.tables import (
     read,
 )
 from tests import harness
-from tests.chaos import CHANGED_MERCHANT, CHANGED_RULE, Job, batch_ends, delta_commits, load_reference
+from tests.chaos import (
+    CHANGED_MERCHANT,
+    CHANGED_RULE,
+    ROOT,
+    Job,
+    batch_ends,
+    checkpoint_batches,
+    delta_commits,
+    load_reference,
+)
 from tests.invariants import broken, invariants
 from tests.reference import Expected, read_csv
 
 PARTITIONS = 4
-SAMPLE_DATES = ("--from", "2025-05-17", "--to", "2025-05-19")
+SAMPLE_DAYS = 2  # 2025-05-17 and 2025-05-18
+SAMPLE_DATES = ("--from", "2025-05-17", "--to", "2025-05-18")
 DERIVED_TABLES = tuple(name for name in TABLES if name != BACKFILL_RUNS)
 
 
@@ -43,7 +55,9 @@ def stream_sample(spark, settings, reference_rows, payments: int = 3_000, seed: 
     create_topics(kafka, {kafka.payment_topic: PARTITIONS, kafka.statistics_topic: 2})
     reference.load(spark, settings)
     merchants = [MerchantRow(**m) for m in reference_rows[0]]
-    produced = produce(generate(payments, merchants, partitions=PARTITIONS, seed=seed, id_prefix=f"S{seed}-"), kafka)
+    produced = produce(
+        generate(payments, merchants, days=SAMPLE_DAYS, partitions=PARTITIONS, seed=seed, id_prefix=f"S{seed}-"), kafka
+    )
     harness.run_job(spark, settings)
     return produced
 
@@ -76,11 +90,11 @@ def test_a_rule_correction_rederives_the_dates_asked_and_no_other(spark, setting
     merchants, rules = reference_rows
     load_reference(spark, settings, tmp_path, merchants, [*rules, CHANGED_RULE])
 
-    code, out, err = harness.backfill(settings, "rederive", "--from", "2025-05-18", "--to", "2025-05-19")
+    code, out, err = harness.backfill(settings, "rederive", "--from", "2025-05-18")
 
     assert code == 0, err
-    assert out.splitlines()[-1].startswith("backfill rederive 2025-05-18..2025-05-19: done")
-    dates = {date(2025, 5, 18), date(2025, 5, 19)}
+    assert out.splitlines()[-1].startswith("backfill rederive 2025-05-18: done")
+    dates = {date(2025, 5, 18)}
     expected = expected_with(produced, reference_rows, (merchants, [*rules, CHANGED_RULE]), dates)
     assert broken(invariants(spark, settings, expected, produced, PARTITIONS)) == {}
     after = harness.table_contents(spark, settings)
@@ -193,18 +207,18 @@ def test_a_topic_range_the_stream_never_read(spark, settings, reference_rows):
     create_topics(kafka, {kafka.payment_topic: PARTITIONS, kafka.statistics_topic: 2})
     reference.load(spark, settings)
     merchants = [MerchantRow(**m) for m in reference_rows[0]]
-    missed = produce(generate(1_500, merchants, partitions=PARTITIONS, seed=31, id_prefix="M"), kafka)
+    missed = produce(generate(1_500, merchants, days=SAMPLE_DAYS, partitions=PARTITIONS, seed=31, id_prefix="M"), kafka)
     # A stream started at the topic's end (a lost checkpoint, say): it never reads `missed`.
     late = settings.model_copy(update={"kafka": kafka.model_copy(update={"starting_offsets": "latest"})})
     harness.run_job(spark, late)
-    streamed = produce(generate(1_500, merchants, partitions=PARTITIONS, seed=32, id_prefix="L"), kafka)
+    streamed = produce(generate(1_500, merchants, days=SAMPLE_DAYS, partitions=PARTITIONS, seed=32, id_prefix="L"), kafka)
     harness.run_job(spark, late)
 
     code, dry, err = harness.backfill(settings, "topic", "--offsets", "0:0-10,1:0-10", "--dry-run")
     assert code == 0, err
     assert dry.splitlines()[-1].startswith("backfill topic ") and " 20 records" in dry.splitlines()[-1]
     code, out, err = harness.backfill(settings, "topic", "--from", "2025-01-01T00:00", "--to", "2030-01-01T00:00",
-                                      "--slice", "1000")
+                                      "--slice", "2000")
 
     assert code == 0, err
     assert f"{len(missed + streamed):,} records" in out.splitlines()[-1]
@@ -220,46 +234,64 @@ def test_a_topic_range_the_stream_never_read(spark, settings, reference_rows):
 
 @pytest.mark.integration
 def test_a_backfill_beside_the_running_stream(spark, settings, reference_rows, tmp_path):
+    """The stream runs in its own JVM while new payments arrive for the very dates the backfill
+    re-derives, and both commit to the base and the statistics."""
     kafka = settings.kafka
     create_topics(kafka, {kafka.payment_topic: PARTITIONS, kafka.statistics_topic: 2})
     reference.load(spark, settings)
     merchants, rules = reference_rows
     merchant_rows = [MerchantRow(**m) for m in merchants]
-    produced = produce(generate(3_000, merchant_rows, partitions=PARTITIONS, seed=41, id_prefix="A"), kafka)
+    produced = produce(generate(2_000, merchant_rows, days=SAMPLE_DAYS, partitions=PARTITIONS, seed=41,
+                                id_prefix="A"), kafka)
     stream = Job(settings, tmp_path / "stream.log", batch_size=1_000)
     stream.start()
-    commits = Path(settings.storage.checkpoint) / "commits"
+    checkpoint = Path(settings.storage.checkpoint)
 
-    def committed() -> int:
-        return len([p for p in commits.iterdir() if p.name.isdigit()]) if commits.exists() else 0
+    def consumed() -> int:
+        ends = batch_ends(checkpoint, kafka.payment_topic) if (checkpoint / "commits").exists() else []
+        return sum(ends[-1].values()) if ends else 0
 
-    def wait_for(batches: int, timeout: float = 240) -> None:
+    def wait_until(condition, what: str, timeout: float = 300) -> None:
         deadline = time.monotonic() + timeout
-        while committed() < batches and time.monotonic() < deadline and stream.running():
+        while not condition() and time.monotonic() < deadline and stream.running():
             time.sleep(0.5)
-        assert committed() >= batches, (tmp_path / "stream.log").read_text()[-3000:]
+        assert condition(), f"{what}: {(tmp_path / 'stream.log').read_text()[-3000:]}"
 
-    wait_for(2)
+    wait_until(lambda: consumed() > 0, "a first batch")
     load_reference(spark, settings, tmp_path, [*merchants, CHANGED_MERCHANT], [*rules, CHANGED_RULE])
-    wait_for(committed() + 2)  # no batch still works with the old reference data
-    more = generate(3_000, merchant_rows, partitions=PARTITIONS, seed=42, id_prefix="B")
-    batches_before = committed()
-    backfill_job = Job(settings, tmp_path / "backfill.log", batch_size=1_000)
-    backfill_job.start(arguments=["jobs/backfill.py", "rederive", *SAMPLE_DATES])
-    for piece in range(6):
-        produced += produce(more[piece::6], kafka)
-        time.sleep(3)
-    assert backfill_job.wait(600) == 0, (tmp_path / "backfill.log").read_text()[-3000:]
-    assert committed() > batches_before, "the stream committed nothing while the backfill ran"
-    assert "backfill rederive 2025-05-17..2025-05-19: done" in (tmp_path / "backfill.log").read_text()
+    # Everything so far committed: no batch still works with the old reference data.
+    wait_until(lambda: consumed() == len(produced), "the first payments")
+    more = generate(2_000, merchant_rows, days=SAMPLE_DAYS, partitions=PARTITIONS, seed=42, id_prefix="B")
+
+    def send() -> None:
+        for piece in range(4):
+            produced.extend(produce(more[piece::4], kafka))
+            time.sleep(3)
+
+    producer = threading.Thread(target=send)
+    producer.start()
+    commits_before = len(checkpoint_batches(checkpoint, "commits"))
+    code, out, err = harness.backfill(settings, "rederive", *SAMPLE_DATES)
+    producer.join()
+    assert code == 0, err
+    assert len(checkpoint_batches(checkpoint, "commits")) > commits_before, "the stream committed nothing meanwhile"
+    wait_until(lambda: consumed() == len(produced), "the last payments")
     stream.kill()
-    stream.start(available_now=True)
-    assert stream.wait(600) == 0
 
     expected = Expected()
-    ends = batch_ends(Path(settings.storage.checkpoint), kafka.payment_topic)
+    ends = batch_ends(checkpoint, kafka.payment_topic)
     for n, end in enumerate(ends):
         start = ends[n - 1] if n else {}
         batch = [p for p in produced if start.get(p.partition, 0) <= p.offset < end.get(p.partition, 0)]
         expected.process(batch, [*merchants, CHANGED_MERCHANT], [*rules, CHANGED_RULE])
     assert broken(invariants(spark, settings, expected, produced, PARTITIONS)) == {}
+
+
+def test_the_entry_point_refuses_bad_arguments_in_one_line():
+    """`jobs/backfill.py` as a scheduler runs it: a bad date is exit code 2 and one line, before Spark starts."""
+    done = subprocess.run(
+        [str(ROOT / ".venv/bin/python"), str(ROOT / "jobs/backfill.py"), "rederive", "--from", "2025-05-32"],
+        capture_output=True, text=True, cwd=ROOT, timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == ["backfill: argument --from: '2025-05-32' is not a date like 2025-05-19 (see --help)"]

@@ -33,3 +33,13 @@ def test_grouped_counts_settlement_targets_only_and_messages_follow_the_contract
         "totalAmount": 3500,
         "updatedAt": "2025-05-20T10:00:00.000+09:00",
     }
+
+
+def test_a_key_that_left_the_table_is_published_as_a_tombstone(spark):
+    rows = spark.createDataFrame(
+        [("merchant-0008", dt.date(2025, 5, 19), "PAYMENT", "CARD", None, None, None)],
+        "merchant_number string, approval_date date, payment_action_type string, payment_method_type string,"
+        " payment_count long, total_amount long, updated_at timestamp",
+    )
+    (record,) = messages(rows).collect()
+    assert record.key == "merchant-0008/2025-05-19/PAYMENT/CARD" and record.value is None
