@@ -1,5 +1,6 @@
 # make run   set up, start the local Kafka broker, produce the sample, run the job, show the summary
 # make test  the test suite against the real broker, Spark and Delta
+# make backfill ARGS="rederive --from 2025-05-17 --to 2025-05-19 --dry-run"  (see README, Backfill)
 # make stop  stop the broker; make clean removes everything local (.venv, .local)
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -20,10 +21,10 @@ SPARK_SUBMIT = $(VENV)/bin/spark-submit --master local[2] --jars $(shell ls .loc
 KILLS ?= 10
 CHAOS_PAYMENTS ?= 200000
 
-.PHONY: help setup run test chaos stop clean kafka-start
+.PHONY: help setup run test chaos backfill stop clean kafka-start
 
 help:
-	@sed -n 's/^# //p' Makefile | head -3
+	@sed -n 's/^# //p' Makefile | head -4
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +56,10 @@ run: kafka-start
 
 test: kafka-start
 	$(PY) -m pytest
+
+# A backfill over the tables make run left: ARGS are jobs/backfill.py's (rederive, log, topic, abandon).
+backfill: kafka-start
+	$(SPARK_SUBMIT) jobs/backfill.py $(ARGS)
 
 # The full chaos run (tests/chaos.py): the job killed KILLS times while CHAOS_PAYMENTS are produced.
 chaos: kafka-start

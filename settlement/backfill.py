@@ -19,6 +19,7 @@ out of each other's counting is in `settlement.statistics`; one backfill runs at
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import socket
@@ -204,14 +205,15 @@ def rederive(rows: DataFrame, merchants: DataFrame, rules: DataFrame) -> DataFra
 
 
 def differences(current: DataFrame, rederived: DataFrame) -> DataFrame:
-    """Per payment of `current`: whether its classification changed, and whether its rule or dates did."""
+    """Per payment of `current`: whether its classification changed, or else whether its rule or
+    dates did (so a row is counted once)."""
     new = rederived.select("payment_id", *(F.col(c).alias(f"new_{c}") for c in base.DERIVED))
     same = {c: F.col(c).eqNullSafe(F.col(f"new_{c}")) for c in base.DERIVED}
     return current.join(new, "payment_id").select(
         "payment_id",
         "approval_date",
         (~same["classification"]).alias("reclassified"),
-        (~(same["rule_id"] & same["payout_date"] & same["confirm_date"])).alias("redated"),
+        (same["classification"] & ~(same["rule_id"] & same["payout_date"] & same["confirm_date"])).alias("redated"),
     )
 
 
@@ -411,12 +413,13 @@ class Backfill:
             ~(F.col("count_before").eqNullSafe(F.col("count_after")) & F.col("amount_before").eqNullSafe(F.col("amount_after"))),
         )
 
-    def _summarise_moves(self, moves: DataFrame, days: set[date]) -> None:
+    def _summarise_moves(self, moves: DataFrame, days: set[date]) -> int:
+        """Put the moves of `days` in the summary; returns how many keys change, on any date."""
         per_day = moves.groupBy("approval_date").agg(
             *(F.coalesce(F.sum(c), F.lit(0)).alias(c) for c in ("count_before", "count_after", "amount_before", "amount_after")),
             F.count_if("changed").alias("keys_changed"),
-        )
-        for row in per_day.collect():
+        ).collect()
+        for row in per_day:
             if row.approval_date in days:
                 # Several slices may touch one date: its first "before", its last "after".
                 summary, first = self.summary.day(row.approval_date), row.approval_date not in self.summary.counted
@@ -425,6 +428,7 @@ class Backfill:
                     summary.count_before, summary.amount_before = row.count_before, row.amount_before
                 summary.count_after, summary.amount_after = row.count_after, row.amount_after
                 summary.keys_changed += row.keys_changed
+        return sum(row.keys_changed for row in per_day)
 
     def _statistics_would_move(self, days: set[date], totals: DataFrame) -> None:
         if days:
@@ -445,13 +449,16 @@ class Backfill:
             counted = days | in_flight
             totals = statistics.grouped(current.where(F.col("approval_date").isin(sorted(counted)))).persist()
             moves = self._moves(counted, totals)
+            summary = copy.deepcopy(self.summary)
+            if not self._summarise_moves(moves, days):
+                totals.unpersist()
+                return  # the statistics already equal the base: nothing to write
             app, fence = None, None
             if query_id is not None:
                 app, fence = topology.app_id(query_id), statistics.fence_version(last_batch, int(time.time()))
             with transaction(self.spark, app, fence, self.note(label)):
                 applied = statistics.replace(self.spark, self.storage, sorted(counted), totals)
             if applied:
-                self._summarise_moves(moves, days)
                 keys = moves.where("changed").select(*statistics.KEY)
                 statistics.publish(
                     statistics.messages(statistics.changed(self.spark, self.storage, keys)), self.settings.kafka
@@ -459,7 +466,8 @@ class Backfill:
             totals.unpersist()
             if applied:
                 return
-            time.sleep(1)  # the stream counted a batch newer than this base: count again
+            self.summary = summary  # counted again below, from a newer base
+            time.sleep(1)  # the stream counted a batch newer than this base
         raise BackfillError(f"the statistics of {label} kept changing under the backfill; try again")
 
     @staticmethod

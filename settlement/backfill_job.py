@@ -127,7 +127,8 @@ def table(summary: Summary) -> str:
 
 def summary_line(mode: str, scope: str, summary: Summary, dry_run: bool, seconds: float, run_id: str) -> str:
     total = summary.total
-    parts = [f"{len(summary.days)} dates", f"{total('payments'):,} payments"]
+    dates = len(summary.days)
+    parts = [f"{dates} date{'' if dates == 1 else 's'}", f"{total('payments'):,} payments"]
     if mode in ("topic", "log"):
         parts = [f"{summary.records:,} records", *parts, f"{total('inserted'):,} new in the base"]
         parts += [f"{summary.logged:,} newly logged"] if mode == "topic" else []
