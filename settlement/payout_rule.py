@@ -1,10 +1,14 @@
 """Payout rules: settlement targets get the most specific rule valid on their approval date.
 
 The rule table is small and broadcast; the candidates of each payment are ranked by the contract's
-precedence and the first one wins. No candidate: the default rule.
+precedence and the first one wins. No candidate: the default rule. The same match fields and
+precedence also rank the candidates of one payment in Python, for the operator's `explain`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -17,6 +21,9 @@ DEFAULT_RULE = PayoutRuleRow(
 )
 
 MATCH_FIELDS = ("merchant_number", "payment_method_type", "payment_action_type")
+# What a rule wins by, in the contract's order of precedence.
+WINS_BY = ("names the merchant", "names the payment method", "names the action type", "later validFrom",
+           "smaller ruleId")
 
 
 def precedence() -> tuple[Column, ...]:
@@ -66,3 +73,28 @@ def assign_payout(classified: DataFrame, rules: DataFrame) -> DataFrame:
             "confirm_date"
         ),
     )
+
+
+def _rank(rule: Mapping[str, object]) -> tuple:
+    """The precedence above as a sort key: a smaller key wins, position by position as in WINS_BY."""
+    return (*(rule[field] is None for field in MATCH_FIELDS), -rule["valid_from"].toordinal(), rule["rule_id"])
+
+
+def candidates(payment: Mapping[str, object], rules: Iterable[Mapping[str, object]]) -> list[tuple[Mapping, str]]:
+    """The rules that fit one settlement target, best first, each with what the one before it won by."""
+    day: date = payment["approval_date"]
+    fitting = sorted(
+        (
+            rule for rule in rules
+            if all(rule[field] in (None, payment[field]) for field in MATCH_FIELDS)
+            and rule["valid_from"] <= day and (rule["valid_to"] is None or day <= rule["valid_to"])
+        ),
+        key=_rank,
+    )
+    ranked = []
+    for before, rule in zip([None, *fitting], fitting):
+        if before is None:
+            ranked.append((rule, ""))
+        else:
+            ranked.append((rule, next(w for w, a, b in zip(WINS_BY, _rank(before), _rank(rule)) if a != b)))
+    return ranked

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
-from settlement.classification import classify
+from settlement.classification import classify, first_match
 
 MERCHANTS = [("m-test", "TEST"), ("m-off", "NON_SETTLEMENT")]
 COLUMNS = "payment_id string, merchant_number string, test boolean, network_cancel boolean, approval_status string"
@@ -43,3 +43,12 @@ def test_classification_keeps_every_payment_and_column(spark, merchants):
     classified = classify(payments, merchants)
     assert classified.count() == len(CASES)
     assert set(classified.columns) == {*payments.columns, "classification"}
+
+
+def test_explain_reads_the_same_rules_and_agrees_with_spark():
+    statuses = dict(MERCHANTS)
+    for payment_id, merchant, test, network_cancel, approval_status, expected in CASES:
+        payment = dict(test=test, network_cancel=network_cancel, approval_status=approval_status,
+                       merchant_status=statuses.get(merchant))
+        assert first_match(payment)[1].classification.value == expected, payment_id
+    assert first_match(dict(test=False, network_cancel=False, approval_status="APPROVED"))[0] == 5
