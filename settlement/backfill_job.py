@@ -18,8 +18,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
-from typing import NoReturn
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from tqdm import tqdm
@@ -27,18 +26,13 @@ from tqdm import tqdm
 from settlement import backfill, broker
 from settlement.backfill import Backfill, BackfillError, Dates, Summary, Unit
 from settlement.broker import BrokerError
+from settlement.arguments import OneLineParser, iso_date
 from settlement.config import ConfigError, Settings, load_settings
 from settlement.session import spark_session
 from settlement.tables import BackfillStatus
 
 PROG = "backfill"
 SLICE = 200_000
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        """One line and exit 2, for a scheduler's log; `--help` shows the usage."""
-        self.exit(2, f"{PROG}: {message} (see --help)\n")
 
 
 def offset_ranges(text: str) -> dict[int, tuple[int, int]]:
@@ -56,13 +50,6 @@ def offset_ranges(text: str) -> dict[int, tuple[int, int]]:
     return ranges
 
 
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2025-05-19") from None
-
-
 def _instant(text: str) -> datetime:
     try:
         return datetime.fromisoformat(text)
@@ -70,16 +57,16 @@ def _instant(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"{text!r} is not a timestamp like 2025-05-19T00:00") from None
 
 
-def parser() -> Parser:
-    main = Parser(prog=PROG, description=__doc__.split("\n\n")[0])
+def parser() -> OneLineParser:
+    main = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     modes = main.add_subparsers(dest="mode", required=True, metavar="{rederive,log,topic,abandon}")
     for mode, what in (
         ("rederive", "re-derive classification, payout rule and dates of base rows with today's reference data"),
         ("log", "process the payment_log records of these dates again"),
     ):
         sub = modes.add_parser(mode, help=what, description=what)
-        sub.add_argument("--from", dest="first", type=_date, required=True, metavar="DATE", help="first approval date")
-        sub.add_argument("--to", dest="last", type=_date, metavar="DATE", help="last approval date (default: --from)")
+        sub.add_argument("--from", dest="first", type=iso_date, required=True, metavar="DATE", help="first approval date")
+        sub.add_argument("--to", dest="last", type=iso_date, metavar="DATE", help="last approval date (default: --from)")
         sub.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
     topic = modes.add_parser("topic", help="process a range of the payment topic again",
                              description="process a range of the payment topic again")

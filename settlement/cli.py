@@ -11,7 +11,6 @@ Tables print on a terminal; `--format json` or `--format csv` for scripts. Exit 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -22,6 +21,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from settlement.classification import first_match
+from settlement.arguments import OneLineParser, iso_date
 from settlement.config import ConfigError, Settings, load_settings
 from settlement.contract import Classification
 from settlement.lake import Lake
@@ -43,32 +43,20 @@ class NotFound(Exception):
     """Nothing matches the question; the message says what was looked for."""
 
 
-class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{PROG}: {message} (see --help)\n")
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2025-05-19") from None
-
-
-def parser() -> Parser:
-    main = Parser(prog=PROG, description=__doc__.split("\n\n")[0])
+def parser() -> OneLineParser:
+    main = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     commands = main.add_subparsers(dest="command", required=True, metavar="{explain,payouts,stats,day-close}")
     explain = commands.add_parser("explain", help="where a payment went and why")
     explain.add_argument("--payment-id", required=True)
     payouts = commands.add_parser("payouts", help="what a merchant is paid on each payout date")
     payouts.add_argument("--merchant", required=True)
-    payouts.add_argument("--from", dest="first", type=_date, metavar="DATE", help="first payout date")
-    payouts.add_argument("--to", dest="last", type=_date, metavar="DATE", help="last payout date")
+    payouts.add_argument("--from", dest="first", type=iso_date, metavar="DATE", help="first payout date")
+    payouts.add_argument("--to", dest="last", type=iso_date, metavar="DATE", help="last payout date")
     stats = commands.add_parser("stats", help="the approval-date statistics of a date")
-    stats.add_argument("--date", type=_date, required=True)
+    stats.add_argument("--date", type=iso_date, required=True)
     stats.add_argument("--merchant")
     day_close = commands.add_parser("day-close", help="which channels are closed, which partitions are missing")
-    day_close.add_argument("--date", type=_date)
+    day_close.add_argument("--date", type=iso_date)
     for command in (payouts, stats, day_close):
         command.add_argument("--format", choices=("table", "json", "csv"), default="table")
     return main

@@ -1,0 +1,20 @@
+"""Command lines for schedulers and people: one line on a bad argument, exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from typing import NoReturn
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line and exit 2, for a scheduler's log; `--help` shows the usage."""
+        self.exit(2, f"{self.prog.split()[0]}: {message} (see --help)\n")
+
+
+def iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2025-05-19") from None
