@@ -1,4 +1,4 @@
-"""Command lines for schedulers and people: one line on a bad argument, exit code 2."""
+"""Command lines for schedulers and people: one line on a bad argument (exit code 2) or a failure."""
 
 from __future__ import annotations
 
@@ -18,3 +18,9 @@ def iso_date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2025-05-19") from None
+
+
+def one_line(error: BaseException) -> str:
+    """The first line of an error (Spark's run to pages), for a scheduler's log."""
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__

@@ -26,7 +26,7 @@ from tqdm import tqdm
 from settlement import backfill, broker
 from settlement.backfill import Backfill, BackfillError, Dates, Summary, Unit
 from settlement.broker import BrokerError
-from settlement.arguments import OneLineParser, iso_date
+from settlement.arguments import OneLineParser, iso_date, one_line
 from settlement.config import ConfigError, Settings, load_settings
 from settlement.session import spark_session
 from settlement.tables import BackfillStatus
@@ -130,11 +130,6 @@ def summary_line(mode: str, scope: str, summary: Summary, dry_run: bool, seconds
     return f"{PROG} {mode} {scope}: {done} in {seconds:.0f} s; " + ", ".join(parts) + f" (run {run_id})"
 
 
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
@@ -173,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                 unit.run()
         except BaseException as error:
             if lock is not None:
-                lock.release(BackfillStatus.FAILED, _one_line(error))
+                lock.release(BackfillStatus.FAILED, one_line(error))
             raise
         line = summary_line(args.mode, str(scope), run.summary, args.dry_run, time.monotonic() - started, run_id)
         if lock is not None:
@@ -185,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as error:  # Spark's or Delta's: the trace for an engineer, then the line
         logging.getLogger(PROG).error("the backfill failed", exc_info=True)
-        print(f"{PROG}: failed: {_one_line(error)}", file=sys.stderr)
+        print(f"{PROG}: failed: {one_line(error)}", file=sys.stderr)
         return 1
     for note in run.summary.notes:
         print(f"note: {note}")

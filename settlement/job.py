@@ -9,14 +9,10 @@ import sys
 from pyspark.errors import StreamingQueryException
 
 from settlement import broker, topology
+from settlement.arguments import one_line
 from settlement.broker import BrokerError
 from settlement.config import ConfigError, load_settings
 from settlement.session import spark_session
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         query.awaitTermination()
     except StreamingQueryException as error:
-        print(f"settlement: the stream stopped: {_one_line(error)}", file=sys.stderr)
+        print(f"settlement: the stream stopped: {one_line(error)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         query.stop()
