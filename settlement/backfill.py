@@ -19,7 +19,6 @@ out of each other's counting is in `settlement.statistics`; one backfill runs at
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import socket
@@ -29,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 from pyspark.errors import AnalysisException
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 from settlement import base, broker, day_close, statistics, topology, validation
@@ -413,12 +412,16 @@ class Backfill:
             ~(F.col("count_before").eqNullSafe(F.col("count_after")) & F.col("amount_before").eqNullSafe(F.col("amount_after"))),
         )
 
-    def _summarise_moves(self, moves: DataFrame, days: set[date]) -> int:
-        """Put the moves of `days` in the summary; returns how many keys change, on any date."""
-        per_day = moves.groupBy("approval_date").agg(
+    @staticmethod
+    def _per_day(moves: DataFrame) -> list[Row]:
+        """The moves summed per approval date, with how many keys change."""
+        return moves.groupBy("approval_date").agg(
             *(F.coalesce(F.sum(c), F.lit(0)).alias(c) for c in ("count_before", "count_after", "amount_before", "amount_after")),
             F.count_if("changed").alias("keys_changed"),
         ).collect()
+
+    def _record(self, per_day: list[Row], days: set[date]) -> None:
+        """Put the moves of `days` in the summary."""
         for row in per_day:
             if row.approval_date in days:
                 # Several slices may touch one date: its first "before", its last "after".
@@ -428,11 +431,10 @@ class Backfill:
                     summary.count_before, summary.amount_before = row.count_before, row.amount_before
                 summary.count_after, summary.amount_after = row.count_after, row.amount_after
                 summary.keys_changed += row.keys_changed
-        return sum(row.keys_changed for row in per_day)
 
     def _statistics_would_move(self, days: set[date], totals: DataFrame) -> None:
         if days:
-            self._summarise_moves(self._moves(days, totals), days)
+            self._record(self._per_day(self._moves(days, totals)), days)
 
     def _recount(self, days: set[date], label: str) -> None:
         """Set the statistics of `days` from the base, fenced against the stream's own counting
@@ -449,8 +451,9 @@ class Backfill:
             counted = days | in_flight
             totals = statistics.grouped(current.where(F.col("approval_date").isin(sorted(counted)))).persist()
             moves = self._moves(counted, totals)
-            summary = copy.deepcopy(self.summary)
-            if not self._summarise_moves(moves, days):
+            per_day = self._per_day(moves)
+            if not any(row.keys_changed for row in per_day):
+                self._record(per_day, days)
                 totals.unpersist()
                 return  # the statistics already equal the base: nothing to write
             app, fence = None, None
@@ -459,6 +462,7 @@ class Backfill:
             with transaction(self.spark, app, fence, self.note(label)):
                 applied = statistics.replace(self.spark, self.storage, sorted(counted), totals)
             if applied:
+                self._record(per_day, days)
                 keys = moves.where("changed").select(*statistics.KEY)
                 statistics.publish(
                     statistics.messages(statistics.changed(self.spark, self.storage, keys)), self.settings.kafka
@@ -466,7 +470,6 @@ class Backfill:
             totals.unpersist()
             if applied:
                 return
-            self.summary = summary  # counted again below, from a newer base
             time.sleep(1)  # the stream counted a batch newer than this base
         raise BackfillError(f"the statistics of {label} kept changing under the backfill; try again")
 
