@@ -21,7 +21,8 @@ Filters = Sequence[tuple[str, str, object]]
 
 class Lake:
     def __init__(self, settings: Settings | None = None) -> None:
-        self.storage: StorageSettings = (settings or load_settings()).storage
+        self.settings = settings or load_settings()
+        self.storage: StorageSettings = self.settings.storage
 
     def location(self, name: str) -> str:
         if name not in TABLES:
@@ -42,5 +43,5 @@ class Lake:
         if spark is None:
             from settlement.session import spark_session
 
-            spark = spark_session(load_settings().spark, "settlement-notebook")
+            spark = spark_session(self.settings.spark, "settlement-notebook")
         return spark.read.format("delta").load(self.storage.table(name))
