@@ -34,11 +34,9 @@ def environment(settings: Settings) -> dict[str, str]:
     }
 
 
-def backfill(settings: Settings, *args: str) -> tuple[int, str, str]:
-    """`jobs/backfill.py *args` in this process (its Spark session is the tests' one): the exit
-    code, and what it printed on stdout and stderr."""
-    from settlement.backfill_job import main
-
+def command(main, settings: Settings, *args: str) -> tuple[int, str, str]:
+    """A command line's `main(args)` in this process (a Spark session is the tests' one), with the
+    test's settings in its environment: the exit code, and what it printed on stdout and stderr."""
     out, err = io.StringIO(), io.StringIO()
     with mock.patch.dict(os.environ, environment(settings)), contextlib.redirect_stdout(out), \
             contextlib.redirect_stderr(err):
@@ -47,3 +45,10 @@ def backfill(settings: Settings, *args: str) -> tuple[int, str, str]:
         except SystemExit as exit:
             code = exit.code
     return code, out.getvalue(), err.getvalue()
+
+
+def backfill(settings: Settings, *args: str) -> tuple[int, str, str]:
+    """`jobs/backfill.py *args`, in this process."""
+    from settlement.backfill_job import main
+
+    return command(main, settings, *args)
