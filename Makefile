@@ -1,6 +1,7 @@
 # make run   set up, start the local Kafka broker, produce the sample, run the job, show the summary
 # make test  the test suite against the real broker, Spark and Delta
 # make backfill ARGS="rederive --from 2025-05-17 --to 2025-05-19 --dry-run"  (see README, Backfill)
+# make notebooks  JupyterLab on notebooks/ (overview, reconciliation, data quality of the tables)
 # make stop  stop the broker; make clean removes everything local (.venv, .local)
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -21,15 +22,15 @@ SPARK_SUBMIT = $(VENV)/bin/spark-submit --master local[2] --jars $(shell ls .loc
 KILLS ?= 10
 CHAOS_PAYMENTS ?= 200000
 
-.PHONY: help setup run test chaos backfill stop clean kafka-start
+.PHONY: help setup run test chaos backfill notebooks stop clean kafka-start
 
 help:
-	@sed -n 's/^# //p' Makefile | head -4
+	@sed -n 's/^# //p' Makefile | head -5
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,notebooks]'
 	touch $@
 
 .local/jars/.resolved: conf/spark/pom.xml
@@ -53,6 +54,9 @@ run: kafka-start
 	$(SPARK_SUBMIT) jobs/load_reference.py
 	time $(SPARK_SUBMIT) jobs/settlement.py --available-now
 	$(PY) jobs/summary.py
+	@echo
+	@echo "Explore these tables: make notebooks (JupyterLab opens notebooks/ in your browser),"
+	@echo "or ask the operator's command: $(PY) -m settlement --help"
 
 test: kafka-start
 	$(PY) -m pytest
@@ -64,6 +68,10 @@ backfill: kafka-start
 # The full chaos run (tests/chaos.py): the job killed KILLS times while CHAOS_PAYMENTS are produced.
 chaos: kafka-start
 	$(PY) -m tests.chaos --payments $(CHAOS_PAYMENTS) --kills $(KILLS)
+
+# The kernels find conf/settlement.toml above notebooks/, so they read the tables make run wrote.
+notebooks: setup
+	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 stop:
 	bin/kafka.sh stop

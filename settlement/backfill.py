@@ -41,6 +41,7 @@ from settlement.tables import (
     MERCHANTS,
     PAYMENT_LOG,
     PAYOUT_RULES,
+    POSITION,
     QUARANTINE,
     SETTLEMENT_BASE,
     BackfillRunRow,
@@ -55,8 +56,6 @@ from settlement.tables import (
     transaction,
 )
 
-# A record is its position, and its timestamp: a topic deleted and created again reuses offsets.
-POSITION = ("topic", "partition", "offset", "kafka_timestamp")
 FENCE_ATTEMPTS = 10
 
 

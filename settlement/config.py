@@ -6,12 +6,13 @@ one value, e.g. `SETTLEMENT_KAFKA__BOOTSTRAP_SERVERS=broker:9092`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -34,13 +35,16 @@ class KafkaSettings(BaseModel):
 
 
 class StorageSettings(BaseModel):
+    # Relative paths are resolved from the project's folder when the settings load.
+    model_config = ConfigDict(validate_default=True)
+
     root: str = ".local/lake"
     checkpoint: str = ".local/checkpoints/settlement"
 
     @field_validator("root", "checkpoint")
     @classmethod
     def _absolute(cls, location: str) -> str:
-        """A local relative path is taken from the working directory, once, at load time."""
+        """A local relative path is taken from the project's folder (`load_settings`), once."""
         return location if "://" in location else str(Path(location).resolve())
 
     def table(self, name: str) -> str:
@@ -60,26 +64,47 @@ class StreamSettings(BaseModel):
 
 
 class ReferenceSettings(BaseModel):
+    model_config = ConfigDict(validate_default=True)
+
     merchants: Path = Path("conf/merchants.csv")
     payout_rules: Path = Path("conf/payout_rules.csv")
 
+    @field_validator("merchants", "payout_rules")
+    @classmethod
+    def _absolute(cls, location: Path) -> Path:
+        return location.resolve()
+
 
 class SparkSettings(BaseModel):
+    model_config = ConfigDict(validate_default=True)
+
     master: str = "local[2]"
     shuffle_partitions: Annotated[int, Field(gt=0)] = 4
     time_zone: str = "Asia/Seoul"
     jars: str = ".local/jars"
     log_level: str = "WARN"
 
+    @field_validator("jars")
+    @classmethod
+    def _absolute(cls, location: str) -> str:
+        return str(Path(location).resolve())
+
+
+class LakeSettings(BaseModel):
+    """How people read the tables (`settlement.lake.Lake`: notebooks and the operator's command)."""
+
+    engine: Literal["deltalake", "spark"] = "deltalake"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SETTLEMENT_", env_nested_delimiter="__", extra="forbid")
 
-    kafka: KafkaSettings = KafkaSettings()
-    storage: StorageSettings = StorageSettings()
-    stream: StreamSettings = StreamSettings()
-    reference: ReferenceSettings = ReferenceSettings()
-    spark: SparkSettings = SparkSettings()
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    stream: StreamSettings = Field(default_factory=StreamSettings)
+    reference: ReferenceSettings = Field(default_factory=ReferenceSettings)
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+    lake: LakeSettings = Field(default_factory=LakeSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -98,12 +123,27 @@ class ConfigError(Exception):
     """A setting a person must fix; its message is the one line we print."""
 
 
+def project_folder() -> Path:
+    """The nearest folder, from the working directory up, that holds conf/settlement.toml.
+
+    Relative settings are taken from there, so a notebook (whose kernel runs in notebooks/) or a
+    command run in a subfolder sees the same tables as the job run from the project's root.
+    """
+    here = Path.cwd()
+    return next((folder for folder in (here, *here.parents) if (folder / DEFAULT_CONFIG).is_file()), here)
+
+
 def load_settings(**overrides: object) -> Settings:
-    config_file = Path(os.environ.get("SETTLEMENT_CONFIG", DEFAULT_CONFIG))
-    if "SETTLEMENT_CONFIG" in os.environ and not config_file.is_file():
-        raise ConfigError(f"config file {config_file} (SETTLEMENT_CONFIG) does not exist")
+    if "SETTLEMENT_CONFIG" in os.environ:
+        folder, config_file = Path.cwd(), Path(os.environ["SETTLEMENT_CONFIG"])
+        if not config_file.is_file():
+            raise ConfigError(f"config file {config_file} (SETTLEMENT_CONFIG) does not exist")
+    else:
+        folder = project_folder()
+        config_file = folder / DEFAULT_CONFIG
     try:
-        return Settings(**overrides)
+        with contextlib.chdir(folder):
+            return Settings(**overrides)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])

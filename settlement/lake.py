@@ -1,8 +1,9 @@
 """The tables for people: open any of them by name, where the settings say they live.
 
-pandas through `deltalake` (Delta's Rust reader: no JVM, a table opens in well under a second) is
-the default for the operator's commands and the notebooks; `spark` gives the same table as a
-Spark DataFrame for what outgrows one machine's memory.
+`pandas` reads through `deltalake` by default (Delta's Rust reader: no JVM, a table opens in well
+under a second), or through Spark when the settings say `[lake] engine = "spark"` (for tables
+whose filtered rows no longer fit one machine: the filters then run on the cluster); either way
+the rows come back as the same pandas frame. `spark` gives the table as a Spark DataFrame.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from collections.abc import Sequence
 import pandas as pd
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+from pyspark.sql.types import TimestampType
 
 from settlement.config import Settings, StorageSettings, load_settings
 from settlement.tables import TABLES
@@ -32,11 +36,27 @@ class Lake:
 
     def pandas(self, name: str, filters: Filters | None = None, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The table (or the rows matching `filters`, e.g. `[("approval_date", "=", day)]`) as pandas."""
+        if self.settings.lake.engine == "spark":
+            return self._pandas_by_spark(name, filters or (), columns)
         try:
             table = DeltaTable(self.location(name))
         except TableNotFoundError:
             raise FileNotFoundError(f"table {name} does not exist at {self.location(name)}; has the job run?") from None
         return table.to_pandas(filters=list(filters) if filters else None, columns=list(columns) if columns else None)
+
+    def _pandas_by_spark(self, name: str, filters: Filters, columns: Sequence[str] | None) -> pd.DataFrame:
+        rows = self.spark(name)
+        for column, op, value in filters:
+            rows = rows.where(_condition(F.col(column), op, value))
+        if columns:
+            rows = rows.select(*columns)
+        frame = rows.toPandas()
+        # Spark hands timestamps over as local wall-clock times; deltalake, as UTC instants.
+        zone = self.settings.spark.time_zone
+        for field in rows.schema:
+            if isinstance(field.dataType, TimestampType):
+                frame[field.name] = pd.to_datetime(frame[field.name]).dt.tz_localize(zone).dt.tz_convert("UTC")
+        return frame
 
     def spark(self, name: str, spark=None):
         """The table as a Spark DataFrame (a session from the settings if none is given)."""
@@ -44,4 +64,21 @@ class Lake:
             from settlement.session import spark_session
 
             spark = spark_session(self.settings.spark, "settlement-notebook")
-        return spark.read.format("delta").load(self.storage.table(name))
+        if name not in TABLES:
+            raise KeyError(f"no table {name!r}; the tables are {', '.join(TABLES)}")
+        try:
+            return spark.read.format("delta").load(self.storage.table(name))
+        except Exception as error:
+            if "DELTA_MISSING_DELTA_TABLE" in str(error) or "PATH_NOT_FOUND" in str(error):
+                raise FileNotFoundError(f"table {name} does not exist at {self.location(name)}; has the job run?") from None
+            raise
+
+
+def _condition(column: Column, op: str, value: object) -> Column:
+    """A deltalake filter triple, as a Spark condition."""
+    comparisons = {
+        "=": column.__eq__, "!=": column.__ne__, "<": column.__lt__, "<=": column.__le__,
+        ">": column.__gt__, ">=": column.__ge__, "in": lambda values: column.isin(list(values)),
+        "not in": lambda values: ~column.isin(list(values)),
+    }
+    return comparisons[op](value)

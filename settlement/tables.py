@@ -170,6 +170,9 @@ class PayoutRuleRow(BaseModel):
     valid_to: date | None = None
 
 
+# A record is its position, and its timestamp: a topic deleted and created again reuses offsets.
+POSITION = ("topic", "partition", "offset", "kafka_timestamp")
+
 PAYMENT_LOG = "payment_log"
 QUARANTINE = "quarantine"
 SETTLEMENT_BASE = "settlement_base"

@@ -55,3 +55,12 @@ def settings(tmp_path, broker_up):
         reference={"merchants": ROOT / "conf/merchants.csv", "payout_rules": ROOT / "conf/payout_rules.csv"},
         spark={"jars": str(ROOT / ".local/jars")},
     )
+
+
+@pytest.fixture(scope="session")
+def lake(spark, broker_up, contract_examples, tmp_path_factory):
+    """Tables the stream made of the contract's examples and a small sample, shared by the tests
+    that only read them (the operator's command, the notebooks): their settings."""
+    from tests import harness
+
+    return harness.sample_lake(spark, contract_examples, tmp_path_factory.mktemp("sample-lake"))

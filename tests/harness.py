@@ -5,11 +5,20 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from unittest import mock
 
-from settlement import topology
-from settlement.config import Settings
-from settlement.tables import TABLES, read
+from settlement import reference, topology
+from settlement.broker import create_topics
+from settlement.config import Settings, load_settings
+from settlement.sample import SampleRecord, generate, produce
+from settlement.tables import TABLES, MerchantRow, read
+from tests.reference import read_csv
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_PARTITIONS = 2
 
 
 def run_job(spark, settings: Settings) -> None:
@@ -17,6 +26,37 @@ def run_job(spark, settings: Settings) -> None:
     query = topology.start(spark, settings, available_now=True)
     query.awaitTermination()
     assert query.exception() is None
+
+
+def contract_records(examples: list[dict]) -> list[SampleRecord]:
+    arrival = datetime(2025, 5, 19, 23, 0, tzinfo=timezone(timedelta(hours=9)))
+    return [
+        SampleRecord(
+            example["key"],
+            example["value"],
+            arrival + timedelta(milliseconds=n),
+            malformed=example["case"] if example["expect"] == "quarantine" else None,
+        )
+        for n, example in enumerate(examples)
+    ]
+
+
+def sample_lake(spark, examples: list, folder: Path) -> Settings:
+    """The contract's examples and a small sample, through the stream: the settings of those tables."""
+    run = uuid.uuid4().hex[:8]
+    settings = load_settings(
+        kafka={"payment_topic": f"payment-{run}", "statistics_topic": f"payment-statistics-{run}"},
+        storage={"root": str(folder / "lake"), "checkpoint": str(folder / "checkpoint")},
+        reference={"merchants": ROOT / "conf/merchants.csv", "payout_rules": ROOT / "conf/payout_rules.csv"},
+        spark={"jars": str(ROOT / ".local/jars")},
+    )
+    create_topics(settings.kafka, {settings.kafka.payment_topic: SAMPLE_PARTITIONS, settings.kafka.statistics_topic: 1})
+    reference.load(spark, settings)
+    merchants = [MerchantRow(**m) for m in read_csv(settings.reference.merchants)]
+    sample = generate(500, merchants, partitions=SAMPLE_PARTITIONS, seed=51)
+    produce(contract_records(examples) + sample, settings.kafka)
+    run_job(spark, settings)
+    return settings
 
 
 def table_contents(spark, settings: Settings, names=tuple(TABLES)) -> dict[str, list]:

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+from settlement.config import load_settings
 from tests.conftest import ROOT
 
 
@@ -46,3 +47,15 @@ def test_missing_topic_is_one_line_and_exit_1():
     result = run(SETTLEMENT_KAFKA__PAYMENT_TOPIC="no-such-topic")
     assert result.returncode == 1
     assert result.stderr.strip() == "settlement: topic 'no-such-topic' does not exist on localhost:9092"
+
+
+def test_settings_are_the_projects_from_a_subfolder(tmp_path, monkeypatch):
+    """A notebook's kernel runs in notebooks/: it must see the tables of the project above it."""
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf/settlement.toml").write_text('[storage]\nroot = "lake-here"\n')
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.delenv("SETTLEMENT_CONFIG")
+    monkeypatch.chdir(tmp_path / "notebooks")
+    settings = load_settings()
+    assert settings.storage.root == str(tmp_path / "lake-here")
+    assert settings.reference.merchants == tmp_path / "conf/merchants.csv"

@@ -5,40 +5,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import uuid
 
 import pytest
 from pyspark.sql import functions as F
 
-from settlement import cli, reference
-from settlement.broker import create_topics
-from settlement.config import load_settings
-from settlement.sample import generate, produce
-from settlement.tables import APPROVAL_DAILY_STATS, SETTLEMENT_BASE, MerchantRow, read
+from settlement import cli
+from settlement.tables import APPROVAL_DAILY_STATS, SETTLEMENT_BASE, read
 from tests import harness
 from tests.chaos import ROOT
-from tests.reference import read_csv
-from tests.test_stream import contract_records
-
-PARTITIONS = 2
-
-
-@pytest.fixture(scope="module")
-def lake(spark, broker_up, contract_examples, tmp_path_factory):
-    """The contract's examples and a small sample, through the stream: the settings of those tables."""
-    folder, run = tmp_path_factory.mktemp("operator"), uuid.uuid4().hex[:8]
-    settings = load_settings(
-        kafka={"payment_topic": f"payment-{run}", "statistics_topic": f"payment-statistics-{run}"},
-        storage={"root": str(folder / "lake"), "checkpoint": str(folder / "checkpoint")},
-        reference={"merchants": ROOT / "conf/merchants.csv", "payout_rules": ROOT / "conf/payout_rules.csv"},
-        spark={"jars": str(ROOT / ".local/jars")},
-    )
-    create_topics(settings.kafka, {settings.kafka.payment_topic: PARTITIONS, settings.kafka.statistics_topic: 1})
-    reference.load(spark, settings)
-    merchants = [MerchantRow(**m) for m in read_csv(settings.reference.merchants)]
-    produce(contract_records(contract_examples) + generate(500, merchants, partitions=PARTITIONS, seed=51), settings.kafka)
-    harness.run_job(spark, settings)
-    return settings
+from tests.harness import SAMPLE_PARTITIONS as PARTITIONS
 
 
 def settlement(lake, *args: str) -> tuple[int, str, str]:

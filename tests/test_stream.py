@@ -3,33 +3,19 @@
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from settlement import reference
 from settlement.broker import create_topics
-from settlement.sample import SampleRecord, generate, produce
+from settlement.sample import generate, produce
 from settlement.tables import SETTLEMENT_BASE, MerchantRow, read
 from tests.chaos import CHANGED_MERCHANT, CHANGED_RULE, change_reference
-from tests.harness import run_job, table_contents
+from tests.harness import contract_records, run_job, table_contents
 from tests.invariants import broken, invariants
 from tests.reference import Expected, read_csv
 
 PARTITIONS = 4
-
-
-def contract_records(examples: list[dict]) -> list[SampleRecord]:
-    arrival = datetime(2025, 5, 19, 23, 0, tzinfo=timezone(timedelta(hours=9)))
-    return [
-        SampleRecord(
-            example["key"],
-            example["value"],
-            arrival + timedelta(milliseconds=n),
-            malformed=example["case"] if example["expect"] == "quarantine" else None,
-        )
-        for n, example in enumerate(examples)
-    ]
 
 
 def check_tables(spark, settings, expected: Expected, produced: list) -> None:
