@@ -1,6 +1,7 @@
 # make run   set up, start the local Kafka broker, produce the sample, run the job, show the summary
 # make test  the test suite against the real broker, Spark and Delta
 # make backfill ARGS="rederive --from 2025-05-17 --to 2025-05-19 --dry-run"  (see README, Backfill)
+# make bench  the job against the engine's ceiling, 1,000,000 payments (ARGS="--help"; README, Performance)
 # make notebooks  JupyterLab on notebooks/ (overview, reconciliation, data quality of the tables)
 # make stop  stop the broker; make clean removes everything local (.venv, .local)
 SHELL := /bin/bash
@@ -22,10 +23,10 @@ SPARK_SUBMIT = $(VENV)/bin/spark-submit --master local[2] --jars $(shell ls .loc
 KILLS ?= 10
 CHAOS_PAYMENTS ?= 200000
 
-.PHONY: help setup run test chaos backfill notebooks stop clean kafka-start
+.PHONY: help setup run test chaos backfill bench notebooks stop clean kafka-start
 
 help:
-	@sed -n 's/^# //p' Makefile | head -5
+	@sed -n 's/^# \(make .*\)/\1/p' Makefile
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +69,9 @@ backfill: kafka-start
 # The full chaos run (tests/chaos.py): the job killed KILLS times while CHAOS_PAYMENTS are produced.
 chaos: kafka-start
 	$(PY) -m tests.chaos --payments $(CHAOS_PAYMENTS) --kills $(KILLS)
+
+bench: kafka-start
+	$(PY) -m benchmarks $(ARGS)
 
 # The kernels find conf/settlement.toml above notebooks/, so they read the tables make run wrote.
 notebooks: setup

@@ -14,9 +14,13 @@ are counted from the base rows the batch accepted, read back, so a replay counts
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from pyspark.errors import AnalysisException
@@ -103,6 +107,9 @@ class Settlement:
         self.spark = spark
         self.settings = settings
         self._query_id: str | None = None
+        # Seconds spent per stage over every batch since the start: the log line shows each
+        # batch's share, the benchmarks read the totals.
+        self.stage_seconds: Counter[str] = Counter()
 
     @property
     def query_id(self) -> str:
@@ -114,28 +121,35 @@ class Settlement:
         # The stream runs each batch in a session of its own: the transaction ids must be set
         # there, or the writes made through the batch's DataFrames would not carry them.
         spark, storage = records.sparkSession, self.settings.storage
-        started, clock = datetime.now(timezone.utc), time.monotonic()
-        parsed = validation.parse(records).persist()
-        tally = validation.tally(parsed)
+        started, clock, spent = datetime.now(timezone.utc), time.monotonic(), Counter()
+        stage = functools.partial(timed, spent)
+        with stage("read and validate"):
+            parsed = validation.parse(records).persist()
+            tally = validation.tally(parsed)
         accepted: dict[str, int] = {}
         with transaction(spark, app_id(self.query_id), batch_id):
-            append(parsed, storage, PAYMENT_LOG)
+            with stage("payment_log"):
+                append(parsed, storage, PAYMENT_LOG)
             if tally.quarantined:
-                append(validation.rejected(parsed), storage, QUARANTINE)
+                with stage("quarantine"):
+                    append(validation.rejected(parsed), storage, QUARANTINE)
             if tally.payments:
-                payouts = settle(
-                    validation.payments(parsed), reference.merchants(spark, storage), reference.payout_rules(spark, storage)
-                )
-                base.insert_new(spark, storage, base.base_rows(payouts, self.query_id, batch_id))
-                accepted_rows = base.accepted_in(spark, storage, self.query_id, batch_id).persist()
-                accepted = dict(accepted_rows.groupBy("classification").count().collect())
+                with stage("classify, payout rule, base"):
+                    payouts = settle(validation.payments(parsed), reference.merchants(spark, storage),
+                                     reference.payout_rules(spark, storage))
+                    base.insert_new(spark, storage, base.base_rows(payouts, self.query_id, batch_id))
+                with stage("accepted rows"):
+                    accepted_rows = base.accepted_in(spark, storage, self.query_id, batch_id).persist()
+                    accepted = dict(accepted_rows.groupBy("classification").count().collect())
             if accepted.get(Classification.SETTLEMENT.value):
-                stats = statistics.grouped(accepted_rows).persist()
-                with transaction(spark, version=statistics.stream_version(batch_id)):
-                    statistics.add(spark, storage, stats)
+                with stage("statistics"):
+                    stats = statistics.grouped(accepted_rows).persist()
+                    with transaction(spark, version=statistics.stream_version(batch_id)):
+                        statistics.add(spark, storage, stats)
             if tally.finish:
-                partitions = broker.partition_count(self.settings.kafka)
-                day_close.update(spark, storage, day_close.finished(validation.finishes(parsed), partitions))
+                with stage("day_close"):
+                    partitions = broker.partition_count(self.settings.kafka)
+                    day_close.update(spark, storage, day_close.finished(validation.finishes(parsed), partitions))
             counts = SettlementBatchRow(
                 batch_id=batch_id,
                 records_in=tally.records_in,
@@ -147,27 +161,42 @@ class Settlement:
                 started_at=started,
                 duration_ms=int((time.monotonic() - clock) * 1000),
             )
-            append(frame(spark, SettlementBatchRow, [counts]), storage, SETTLEMENT_BATCHES)
+            with stage("batch counts"):
+                append(frame(spark, SettlementBatchRow, [counts]), storage, SETTLEMENT_BATCHES)
         if accepted.get(Classification.SETTLEMENT.value):
-            statistics.publish(statistics.messages(statistics.changed(spark, storage, stats)), self.settings.kafka)
+            with stage("statistics topic"):
+                statistics.publish(statistics.messages(statistics.changed(spark, storage, stats)), self.settings.kafka)
             stats.unpersist()
         if tally.payments:
             accepted_rows.unpersist()
         parsed.unpersist()
+        self.stage_seconds.update(spent)
         log.info(
-            "batch %d: %d in, %d quarantined, %d duplicates, %d FINISH, %s, %.1f s",
+            "batch %d: %d in, %d quarantined, %d duplicates, %d FINISH, %s, %.1f s (%s)",
             batch_id, counts.records_in, counts.quarantined, counts.duplicates, counts.finish,
             ", ".join(f"{c.value} {getattr(counts, c.value.lower())}" for c in Classification),
-            time.monotonic() - clock,
+            time.monotonic() - clock, ", ".join(f"{name} {seconds:.1f}" for name, seconds in spent.items()),
         )
 
 
-def start(spark: SparkSession, settings: Settings, available_now: bool = False) -> StreamingQuery:
+@contextmanager
+def timed(spent: Counter, stage: str) -> Iterator[None]:
+    """Adds the wall time of the block to `spent[stage]`."""
+    clock = time.monotonic()
+    try:
+        yield
+    finally:
+        spent[stage] += time.monotonic() - clock
+
+
+def start(spark: SparkSession, settings: Settings, available_now: bool = False,
+          settlement: Settlement | None = None) -> StreamingQuery:
+    """The stream, running: every batch through `settlement` (a new `Settlement` if none is given)."""
     create_tables(spark, settings.storage)
     writer = (
         payment_records(spark, settings.kafka)
         .writeStream.queryName(settings.stream.query_name)
-        .foreachBatch(Settlement(spark, settings))
+        .foreachBatch(settlement or Settlement(spark, settings))
         .option("checkpointLocation", settings.storage.checkpoint)
     )
     if available_now:

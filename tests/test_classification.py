@@ -52,3 +52,11 @@ def test_explain_reads_the_same_rules_and_agrees_with_spark():
                        merchant_status=statuses.get(merchant))
         assert first_match(payment)[1].classification.value == expected, payment_id
     assert first_match(dict(test=False, network_cancel=False, approval_status="APPROVED"))[0] == 5
+
+
+@pytest.mark.parametrize("implementation", ["Arrow/pandas UDF", "row-at-a-time Python UDF"])
+def test_the_benchmarks_udfs_classify_as_the_job_does(spark, merchants, implementation):
+    from benchmarks.classifiers import IMPLEMENTATIONS
+
+    payments = spark.createDataFrame([case[:5] for case in CASES], COLUMNS)
+    assertDataFrameEqual(IMPLEMENTATIONS[implementation](payments, merchants), classify(payments, merchants))

@@ -1,0 +1,198 @@
+"""`python -m benchmarks` (make bench): the settlement job side by side with the engine's ceiling.
+
+One run, one machine, one Spark session: a fixed, seeded data set on its own topic, then the
+ceiling, the job and its stages, the classification implementations and the statistics MERGE as
+the table grows. Results go to <results>/<UTC time>/results.{json,md}; the table is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+from datetime import datetime, timezone
+from importlib.metadata import version
+from pathlib import Path
+
+from benchmarks import measure, steady
+from settlement.broker import BrokerError, create_topics, offsets, partition_count
+from settlement.config import ConfigError, Settings, load_settings
+from settlement.reference import rows_from_csv
+from settlement.sample import generate, produce
+from settlement.session import spark_session
+from settlement.tables import MerchantRow
+
+# One message with every field the contract knows: `from_json` in the ceiling parses this shape.
+EXAMPLE = json.dumps({"channel": "ONLINE", "action": "PAYMENT", "data": {
+    "paymentId": "P-1", "paymentType": "ONLINE", "amount": 1000, "merchantNumber": "merchant-0001",
+    "paymentDate": "2025-05-18T10:00:00.000000", "paymentActionType": "PAYMENT", "paymentMethodType": "CARD",
+    "payoutDate": "2025-05-20", "confirmDate": "2025-05-19", "test": False, "networkCancel": False,
+    "approvalStatus": "APPROVED", "closingDate": "2025-05-18"}})
+
+
+def parser() -> argparse.ArgumentParser:
+    arguments = argparse.ArgumentParser(prog="make bench", description=__doc__,
+                                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    arguments.add_argument("--payments", type=int, default=1_000_000, help="distinct payments (default 1000000)")
+    arguments.add_argument("--partitions", type=int, default=6, help="partitions of the topic (default 6)")
+    arguments.add_argument("--seed", type=int, default=11)
+    arguments.add_argument("--max-offsets-per-trigger", type=int, default=250_000,
+                           help="records per micro-batch, the ceiling's and the job's (default 250000)")
+    arguments.add_argument("--merge-sizes", default="1,10,100", help="statistics table sizes, in batches of keys")
+    arguments.add_argument("--rates", default="5000,10000,20000",
+                           help="steady producer rates, payments/s; latency is reported at the first (default 5000,...)")
+    arguments.add_argument("--steady-seconds", type=float, default=180, help="how long each rate runs (default 180)")
+    arguments.add_argument("--trigger", default="1 second", help="the job's trigger interval under steady load")
+    arguments.add_argument("--results", type=Path, default=Path("benchmarks/results"))
+    arguments.add_argument("--workspace", type=Path, default=Path(".local/bench"),
+                           help="where the runs' tables and checkpoints go (emptied per run)")
+    return arguments
+
+
+def data_set(settings: Settings, payments: int, partitions: int, seed: int) -> tuple[Settings, int]:
+    """The bench's topic, produced once per size and seed (the generator is deterministic)."""
+    topic = f"bench-{payments}-p{partitions}-s{seed}"
+    kafka = settings.kafka.model_copy(update={"payment_topic": topic, "statistics_topic": f"{topic}-statistics"})
+    try:
+        partition_count(kafka, topic)
+    except BrokerError:
+        create_topics(kafka, {topic: partitions, kafka.statistics_topic: 1})
+    held = sum(high - low for low, high in offsets(kafka, topic).values())
+    if not held:
+        print(f"bench: producing {payments:,} payments to {topic} ...", flush=True)
+        merchants = rows_from_csv(settings.reference.merchants, MerchantRow)
+        held = len(produce(generate(payments, merchants, partitions=partitions, seed=seed, id_prefix=f"B{seed}-"),
+                           kafka))
+    return settings.model_copy(update={"kafka": kafka}), held
+
+
+def machine(spark) -> dict:
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "java": spark.sparkContext._jvm.java.lang.System.getProperty("java.version"),
+        "pyspark": version("pyspark"),
+        "delta-spark": version("delta-spark"),
+    }
+
+
+def run(args: argparse.Namespace) -> dict:
+    settings = load_settings()
+    settings = settings.model_copy(update={
+        "storage": settings.storage.model_copy(update={"root": str((args.workspace / "lake").resolve())}),
+        "kafka": settings.kafka.model_copy(update={"max_offsets_per_trigger": args.max_offsets_per_trigger}),
+    })
+    settings, records = data_set(settings, args.payments, args.partitions, args.seed)
+    spark = spark_session(settings.spark, "settlement-bench")
+    schema = spark.range(1).select(measure.F.schema_of_json(measure.F.lit(EXAMPLE))).first()[0]
+    results: dict = {"machine": machine(spark), "settings": {
+        "master": settings.spark.master, "shuffle_partitions": settings.spark.shuffle_partitions,
+        "max_offsets_per_trigger": args.max_offsets_per_trigger, "trigger": "availableNow",
+    }, "data_set": {"payments": args.payments, "records": records, "partitions": args.partitions,
+                    "seed": args.seed, "topic": settings.kafka.payment_topic}}
+
+    def step(name: str) -> None:
+        print(f"bench: {name} ...", flush=True)
+
+    step("ceiling (Kafka, from_json, one Delta append)")
+    top = measure.ceiling(spark, settings, schema, "from_json")
+    step("ceiling with the job's validation instead of from_json")
+    validated = measure.ceiling(spark, settings, schema, "validation")
+    step("the settlement job")
+    job, stages, job_settings = measure.settlement_job(spark, settings)
+    results["throughput"] = {
+        name: {"records": r.records, "seconds": round(r.seconds, 1), "batches": r.batches,
+               "records_per_second": round(r.per_second), "ratio_to_ceiling": round(r.per_second / top.per_second, 3)}
+        for name, r in (("ceiling", top), ("ceiling with validation", validated), ("settlement job", job))
+    }
+    spent = sum(stages.values())
+    results["stages"] = {name: {"seconds": round(seconds, 1), "share": round(seconds / spent, 3)}
+                         for name, seconds in sorted(stages.items(), key=lambda item: -item[1])}
+    step("classification implementations")
+    rates = measure.classifiers(spark, job_settings)
+    native = rates[next(iter(rates))]
+    results["classification"] = {name: {"rows_per_second": round(rate), "ratio_to_native": round(rate / native, 3)}
+                                 for name, rate in rates.items()}
+    step("statistics MERGE as the table grows")
+    sizes = tuple(int(size) for size in args.merge_sizes.split(","))
+    keys, timings = measure.merge_growth(spark, settings, job_settings, sizes)
+    results["statistics_merge"] = {
+        "keys_per_batch": keys,
+        "seconds": {f"{size}x": round(seconds, 2) for size, seconds in timings.items()},
+        "growth": round(timings[sizes[-1]] / timings[sizes[0]], 2),
+    }
+    runs = []
+    for rate in (int(rate) for rate in args.rates.split(",")):
+        step(f"steady load at {rate:,} payments/s for {args.steady_seconds:.0f} s")
+        runs.append(steady.run(spark, settings, rate, args.steady_seconds, args.trigger).summary())
+        if not runs[-1]["kept_up"]:
+            break
+    results["steady"] = runs
+    kept_up = [run["rate"] for run in runs if run["kept_up"]]
+    results["highest_sustained_rate"] = max(kept_up) if kept_up else None
+    return results
+
+
+def markdown(results: dict) -> str:
+    data, machine_ = results["data_set"], results["machine"]
+    lines = [
+        f"Data set: {data['payments']:,} payments, {data['records']:,} records on {data['partitions']} partitions "
+        f"(seed {data['seed']}). Machine: {machine_['cores']} cores, {machine_['memory_gib']} GiB, Java "
+        f"{machine_['java']}, pyspark {machine_['pyspark']}, delta-spark {machine_['delta-spark']}; "
+        f"{results['settings']['master']}, {results['settings']['max_offsets_per_trigger']:,} records per batch.",
+        "",
+        "| measure | records/s | seconds | ratio to the ceiling |",
+        "|---|---:|---:|---:|",
+        *(f"| {name} | {r['records_per_second']:,} | {r['seconds']} | {r['ratio_to_ceiling']:.2f} |"
+          for name, r in results["throughput"].items()),
+        "",
+        "| stage of the job | seconds | share |",
+        "|---|---:|---:|",
+        *(f"| {name} | {s['seconds']} | {s['share']:.0%} |" for name, s in results["stages"].items()),
+        "",
+        "| classification | rows/s | ratio to native |",
+        "|---|---:|---:|",
+        *(f"| {name} | {c['rows_per_second']:,} | {c['ratio_to_native']:.2f} |"
+          for name, c in results["classification"].items()),
+        "",
+        f"| statistics MERGE, {results['statistics_merge']['keys_per_batch']:,} keys per batch | seconds |",
+        "|---|---:|",
+        *(f"| table of {size} the batch's keys | {seconds} |"
+          for size, seconds in results["statistics_merge"]["seconds"].items()),
+        f"| growth | {results['statistics_merge']['growth']}x |",
+        "",
+        "| steady load, payments/s | kept up | latency p50 / p95 / p99 (s) | median batch (s) | state rows mid → end "
+        "| peak RSS driver / Python workers (MiB) |",
+        "|---:|---|---|---:|---|---|",
+        *(f"| {r['rate']:,} | {'yes' if r['kept_up'] else 'no'} | {r['latency_seconds']['p50']} / "
+          f"{r['latency_seconds']['p95']} / {r['latency_seconds']['p99']} | {r['median_batch_seconds']} | "
+          f"{r['state_rows']['mid']} → {r['state_rows']['end']} | {r['peak_driver_rss_mib']:,} / "
+          f"{r['peak_python_workers_rss_mib']:,} |" for r in results["steady"]),
+        "",
+        f"Highest sustained rate: {results['highest_sustained_rate'] or 'none of those tried'} payments/s.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        results = run(args)
+    except (ConfigError, BrokerError) as error:
+        print(f"bench: {error}", file=sys.stderr)
+        return 2
+    folder = args.results / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    table = markdown(results)
+    (folder / "results.md").write_text(table)
+    print(f"\n{table}\nbench: results in {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""The measurements of `make bench`, each on the data set's topic and tables of its own."""
+
+from __future__ import annotations
+
+import shutil
+import statistics as stats
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from benchmarks.classifiers import IMPLEMENTATIONS
+from settlement import reference, statistics, topology, validation
+from settlement.config import Settings
+from settlement.tables import APPROVAL_DAILY_STATS, SETTLEMENT_BASE, append, create_tables, read
+
+
+@dataclass(frozen=True)
+class Run:
+    records: int
+    seconds: float
+    batches: int
+
+    @property
+    def per_second(self) -> float:
+        return self.records / self.seconds
+
+
+def fresh(settings: Settings, name: str) -> Settings:
+    """The settings with tables and checkpoint of their own under the bench's root."""
+    root = Path(settings.storage.root).parent / name
+    shutil.rmtree(root, ignore_errors=True)
+    storage = settings.storage.model_copy(update={"root": str(root / "lake"), "checkpoint": str(root / "checkpoint")})
+    return settings.model_copy(update={"storage": storage})
+
+
+def _drain(query) -> Run:
+    """Wait for an --available-now query; what it read and how long it ran."""
+    clock = time.monotonic()
+    query.awaitTermination()
+    seconds = time.monotonic() - clock
+    if query.exception():
+        raise RuntimeError(f"query {query.name} failed: {query.exception()}")
+    progress = [p for p in query.recentProgress if p.numInputRows]
+    return Run(sum(p.numInputRows for p in progress), seconds, len(progress))
+
+
+def ceiling(spark: SparkSession, settings: Settings, message_schema: str, parse: str) -> Run:
+    """Kafka to one Delta table, parsed with `from_json` ("from_json") or with the job's pydantic
+    validation ("validation"): the work no settlement pipeline avoids, and what validation adds."""
+    settings = fresh(settings, f"ceiling-{parse}")
+    records = topology.payment_records(spark, settings.kafka)
+    if parse == "from_json":
+        parsed = records.withColumn("message", F.from_json("value", message_schema))
+    else:
+        parsed = validation.parse(records)
+    query = (
+        parsed.writeStream.format("delta").queryName(f"ceiling-{parse}")
+        .option("checkpointLocation", settings.storage.checkpoint)
+        .trigger(availableNow=True)
+        .start(settings.storage.table("parsed"))
+    )
+    return _drain(query)
+
+
+def settlement_job(spark: SparkSession, settings: Settings) -> tuple[Run, dict[str, float], Settings]:
+    """The job from an empty state: its run, the seconds of each stage, and its settings."""
+    settings = fresh(settings, "job")
+    create_tables(spark, settings.storage)
+    reference.load(spark, settings)
+    job = topology.Settlement(spark, settings)
+    run = _drain(topology.start(spark, settings, available_now=True, settlement=job))
+    return run, dict(job.stage_seconds), settings
+
+
+def classifiers(spark: SparkSession, job: Settings, repeats: int = 2) -> dict[str, float]:
+    """Rows per second of each classification implementation over the base's payments (best of
+    `repeats`, each forced through a no-op sink)."""
+    payments = read(spark, job.storage, SETTLEMENT_BASE).drop("classification").cache()
+    rows = payments.count()
+    merchants = reference.merchants(spark, job.storage)
+    rates = {}
+    for name, implementation in IMPLEMENTATIONS.items():
+        seconds = []
+        for _ in range(repeats):
+            clock = time.monotonic()
+            implementation(payments, merchants).write.format("noop").mode("overwrite").save()
+            seconds.append(time.monotonic() - clock)
+        rates[name] = rows / min(seconds)
+    payments.unpersist()
+    return rates
+
+
+def merge_growth(spark: SparkSession, settings: Settings, job: Settings, sizes: tuple[int, ...],
+                 repeats: int = 3) -> tuple[int, dict[int, float]]:
+    """Seconds of one batch's statistics MERGE (median of `repeats`) when the table already holds
+    1x, 10x, ... the keys of that batch: the batch's own keys, plus copies on earlier dates."""
+    batch = statistics.grouped(read(spark, job.storage, SETTLEMENT_BASE).where("batch_id = 0")).cache()
+    keys = batch.count()
+    first, last = batch.agg(F.min("approval_date"), F.max("approval_date")).first()
+    days = (last - first).days + 1  # copies shifted by whole spans of the batch's dates never meet
+    timings = {}
+    for size in sizes:
+        table = fresh(settings, f"merge-{size}x")
+        create_tables(spark, table.storage)
+        history = spark.range(size).select((F.col("id") * days).cast("int").alias("shift"))
+        held = batch.crossJoin(history).withColumn("approval_date", F.date_sub("approval_date", "shift"))
+        append(held.drop("shift"), table.storage, APPROVAL_DAILY_STATS)
+        seconds = []
+        for _ in range(repeats):
+            clock = time.monotonic()
+            statistics.add(spark, table.storage, batch)
+            seconds.append(time.monotonic() - clock)
+        timings[size] = stats.median(seconds)
+    batch.unpersist()
+    return keys, timings

@@ -1,0 +1,165 @@
+"""The job running continuously under a producer at a fixed rate: latency, keeping up, memory, state."""
+
+from __future__ import annotations
+
+import json
+import statistics as stats
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from benchmarks.measure import fresh
+from settlement import reference, topology
+from settlement.broker import create_topics, offsets
+from settlement.config import Settings
+from settlement.tables import SETTLEMENT_BASE, create_tables, read
+
+SAMPLE_EVERY = 2.0  # seconds
+
+
+@dataclass
+class Sample:
+    at: float  # seconds since production started
+    produced: int
+    processed: int
+    state_rows: int
+    state_bytes: int
+    driver_rss: int
+    workers_rss: int
+
+
+@dataclass
+class Steady:
+    rate: int
+    seconds: float
+    samples: list[Sample] = field(default_factory=list)
+    latency: dict[str, float] = field(default_factory=dict)
+    batch_seconds: list[float] = field(default_factory=list)
+
+    @property
+    def kept_up(self) -> bool:
+        """Over the second half of production the job processed at least 95% of the rate."""
+        during = [s for s in self.samples if s.at <= self.seconds]
+        middle = min(during, key=lambda s: abs(s.at - self.seconds / 2))
+        end = during[-1]
+        return (end.processed - middle.processed) / max(end.at - middle.at, 1e-9) >= 0.95 * self.rate
+
+    def summary(self) -> dict:
+        half = [s for s in self.samples if s.at >= self.seconds / 2]
+        first, last = half[0], half[-1]
+        return {
+            "rate": self.rate,
+            "seconds": self.seconds,
+            "kept_up": self.kept_up,
+            "latency_seconds": self.latency,
+            "batches": len(self.batch_seconds),
+            "median_batch_seconds": round(stats.median(self.batch_seconds), 2) if self.batch_seconds else None,
+            "state_rows": {"mid": first.state_rows, "end": last.state_rows},
+            "state_growth_last_half": round((last.state_rows - first.state_rows) / first.state_rows, 3)
+            if first.state_rows else 0.0,
+            "peak_driver_rss_mib": round(max(s.driver_rss for s in self.samples) / 2**20),
+            "peak_python_workers_rss_mib": round(max(s.workers_rss for s in self.samples) / 2**20),
+        }
+
+
+def _memory() -> tuple[int, int]:
+    """RSS of the driver's JVM and of the Python workers (children of this process)."""
+    driver = workers = 0
+    for process in psutil.Process().children(recursive=True):
+        try:
+            command = " ".join(process.cmdline())
+            rss = process.memory_info().rss
+        except psutil.Error:
+            continue
+        if process.name() == "java":
+            driver += rss
+        elif "pyspark" in command:
+            workers += rss
+    return driver, workers
+
+
+def _processed(query) -> int:
+    """Records the query has read: the sum of its last batch's end offsets."""
+    progress = query.lastProgress
+    if not progress or not progress.sources:
+        return 0
+    end = progress.sources[0].endOffset
+    end = json.loads(end) if isinstance(end, str) else end
+    return sum(int(offset) for partitions in (end or {}).values() for offset in partitions.values())
+
+
+def _state(query) -> tuple[int, int]:
+    """Rows and bytes in the query's streaming state (its stateful operators)."""
+    operators = query.lastProgress.stateOperators if query.lastProgress else []
+    return sum(o.numRowsTotal for o in operators), sum(o.memoryUsedBytes for o in operators)
+
+
+def commit_times(table: Path) -> dict[int, float]:
+    """The time (epoch seconds) of each of the stream's commits to a table, by batch id (the
+    version of the commit's transaction id)."""
+    times = {}
+    for commit in sorted((table / "_delta_log").glob("*.json")):
+        actions = [json.loads(line) for line in commit.read_text().splitlines() if line]
+        txn = next((a["txn"] for a in actions if "txn" in a), None)
+        info = next((a["commitInfo"] for a in actions if "commitInfo" in a), None)
+        if txn and info:
+            times[txn["version"]] = info["timestamp"] / 1000
+    return times
+
+
+def run(spark: SparkSession, settings: Settings, rate: int, seconds: float, trigger: str) -> Steady:
+    settings = fresh(settings, f"steady-{rate}")
+    topic = f"bench-steady-{rate}-{int(time.time())}"
+    kafka = settings.kafka.model_copy(update={"payment_topic": topic, "statistics_topic": f"{topic}-statistics",
+                                              "max_offsets_per_trigger": None})
+    settings = settings.model_copy(update={
+        "kafka": kafka, "stream": settings.stream.model_copy(update={"trigger_interval": trigger})})
+    create_topics(kafka, {topic: 6, kafka.statistics_topic: 1})
+    create_tables(spark, settings.storage)
+    reference.load(spark, settings)
+    producer = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.producer", "--topic", topic, "--rate", str(rate), "--seconds", str(seconds)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    if producer.stdout.readline().strip() != "ready":
+        raise RuntimeError("the producer did not start")
+    query = topology.start(spark, settings)
+    steady = Steady(rate, seconds)
+    producer.stdin.write("go\n")
+    producer.stdin.flush()
+    started = time.monotonic()
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            produced = sum(high for _, high in offsets(kafka, topic).values())
+            steady.samples.append(Sample(time.monotonic() - started, produced, _processed(query), *_state(query),
+                                         *_memory()))
+            stop.wait(SAMPLE_EVERY)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    producer.wait(timeout=seconds + 600)
+    sent = int(producer.stdout.read().split()[-1])
+    deadline = time.monotonic() + 600
+    while _processed(query) < sent and time.monotonic() < deadline and query.isActive:
+        time.sleep(1)
+    stop.set()
+    sampler.join()
+    steady.batch_seconds = [p.durationMs["triggerExecution"] / 1000 for p in query.recentProgress
+                            if p.numInputRows]
+    query.stop()
+    if query.exception():
+        raise RuntimeError(f"the job failed under load: {query.exception()}")
+    commits = commit_times(Path(settings.storage.table(SETTLEMENT_BASE)))
+    rows = read(spark, settings.storage, SETTLEMENT_BASE).select(
+        (F.unix_micros("kafka_timestamp") / 1e6).alias("sent"), "batch_id").toPandas()
+    latency = rows["batch_id"].map(commits) - rows["sent"]
+    steady.latency = {f"p{q}": round(float(latency.quantile(q / 100)), 2) for q in (50, 95, 99)}
+    return steady

@@ -1,0 +1,35 @@
+"""The benchmark harness, small: it runs end to end and writes its results (how fast is not a test)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks.__main__ import main
+
+
+@pytest.mark.integration
+def test_the_bench_harness_writes_its_results(spark, broker_up, tmp_path, capsys):
+    assert main(["--payments", "20000", "--max-offsets-per-trigger", "10000", "--merge-sizes", "1,10",
+                 "--rates", "300", "--steady-seconds", "20",
+                 "--results", str(tmp_path / "results"), "--workspace", str(tmp_path / "bench")]) == 0
+    (folder,) = (tmp_path / "results").iterdir()
+    results = json.loads((folder / "results.json").read_text())
+    records = results["data_set"]["records"]
+    assert records > 20_000
+    throughput = results["throughput"]
+    # Each run read the whole topic, in batches of at most 10,000 records.
+    assert {name: (r["records"], r["batches"]) for name, r in throughput.items()} == {
+        name: (records, -(-records // 10_000)) for name in ("ceiling", "ceiling with validation", "settlement job")}
+    assert throughput["ceiling"]["ratio_to_ceiling"] == 1.0
+    assert all(r["records_per_second"] > 0 for r in throughput.values())
+    assert {"read and validate", "payment_log", "classify, payout rule, base", "statistics"} <= set(results["stages"])
+    assert sum(stage["share"] for stage in results["stages"].values()) == pytest.approx(1, abs=0.01)
+    assert len(results["classification"]) == 3 and all(c["rows_per_second"] > 0
+                                                       for c in results["classification"].values())
+    assert set(results["statistics_merge"]["seconds"]) == {"1x", "10x"}
+    (run,) = results["steady"]
+    assert run["rate"] == 300 and set(run["latency_seconds"]) == {"p50", "p95", "p99"} and run["batches"] > 0
+    assert run["peak_driver_rss_mib"] > 0 and run["peak_python_workers_rss_mib"] > 0
+    assert (folder / "results.md").read_text() in capsys.readouterr().out
