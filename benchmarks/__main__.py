@@ -13,10 +13,14 @@ import os
 import platform
 import sys
 from datetime import datetime, timezone
+from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 
+from pyspark.sql import functions as F
+
 from benchmarks import measure, steady
+from settlement.arguments import one_line
 from settlement.broker import BrokerError, create_topics, offsets, partition_count
 from settlement.config import ConfigError, Settings, load_settings
 from settlement.reference import rows_from_csv
@@ -38,11 +42,11 @@ def parser() -> argparse.ArgumentParser:
     arguments.add_argument("--payments", type=int, default=1_000_000, help="distinct payments (default 1000000)")
     arguments.add_argument("--partitions", type=int, default=6, help="partitions of the topic (default 6)")
     arguments.add_argument("--seed", type=int, default=11)
-    arguments.add_argument("--max-offsets-per-trigger", type=int, default=250_000,
-                           help="records per micro-batch, the ceiling's and the job's (default 250000)")
+    arguments.add_argument("--max-offsets-per-trigger", type=int,
+                           help="records per micro-batch at most, the ceiling's and the job's (default: the settings')")
     arguments.add_argument("--merge-sizes", default="1,10,100", help="statistics table sizes, in batches of keys")
-    arguments.add_argument("--rates", default="5000,10000,20000",
-                           help="steady producer rates, payments/s; latency is reported at the first (default 5000,...)")
+    arguments.add_argument("--rates", default="5000,10000,15000",
+                           help="steady producer rates, payments/s, until one is not kept up; \"\" for none (default 5000,10000,15000)")
     arguments.add_argument("--steady-seconds", type=float, default=180, help="how long each rate runs (default 180)")
     arguments.add_argument("--trigger", default="1 second", help="the job's trigger interval under steady load")
     arguments.add_argument("--results", type=Path, default=Path("benchmarks/results"))
@@ -80,24 +84,32 @@ def machine(spark) -> dict:
     }
 
 
-def run(args: argparse.Namespace) -> dict:
+def run(args: argparse.Namespace, save: Callable[[dict], None]) -> dict:
+    """Every measurement in turn; `save` gets the results after each, so a late failure keeps the rest."""
     settings = load_settings()
+    batch = args.max_offsets_per_trigger or settings.kafka.max_offsets_per_trigger
     settings = settings.model_copy(update={
         "storage": settings.storage.model_copy(update={"root": str((args.workspace / "lake").resolve())}),
-        "kafka": settings.kafka.model_copy(update={"max_offsets_per_trigger": args.max_offsets_per_trigger}),
+        "kafka": settings.kafka.model_copy(update={"max_offsets_per_trigger": batch}),
     })
     settings, records = data_set(settings, args.payments, args.partitions, args.seed)
     spark = spark_session(settings.spark, "settlement-bench")
-    schema = spark.range(1).select(measure.F.schema_of_json(measure.F.lit(EXAMPLE))).first()[0]
+    schema = spark.range(1).select(F.schema_of_json(F.lit(EXAMPLE))).first()[0]
     results: dict = {"machine": machine(spark), "settings": {
         "master": settings.spark.master, "shuffle_partitions": settings.spark.shuffle_partitions,
-        "max_offsets_per_trigger": args.max_offsets_per_trigger, "trigger": "availableNow",
+        "driver_memory": spark.conf.get("spark.driver.memory", "1g"), "max_offsets_per_trigger": batch,
+        "trigger": f"availableNow; steady load: {args.trigger}",
     }, "data_set": {"payments": args.payments, "records": records, "partitions": args.partitions,
                     "seed": args.seed, "topic": settings.kafka.payment_topic}}
 
     def step(name: str) -> None:
+        save(results)
         print(f"bench: {name} ...", flush=True)
 
+    # The first pass over the topic also warms the JVM's JIT and the page cache: measured, it
+    # came out slower than the heavier pass after it.
+    step("warming up (the ceiling once, not measured)")
+    measure.ceiling(spark, settings, schema, "from_json")
     step("ceiling (Kafka, from_json, one Delta append)")
     top = measure.ceiling(spark, settings, schema, "from_json")
     step("ceiling with the job's validation instead of from_json")
@@ -125,25 +137,38 @@ def run(args: argparse.Namespace) -> dict:
         "seconds": {f"{size}x": round(seconds, 2) for size, seconds in timings.items()},
         "growth": round(timings[sizes[-1]] / timings[sizes[0]], 2),
     }
-    runs = []
-    for rate in (int(rate) for rate in args.rates.split(",")):
+    results["steady"] = []
+    for rate in (int(rate) for rate in args.rates.split(",") if rate):
         step(f"steady load at {rate:,} payments/s for {args.steady_seconds:.0f} s")
-        runs.append(steady.run(spark, settings, rate, args.steady_seconds, args.trigger).summary())
-        if not runs[-1]["kept_up"]:
+        try:
+            results["steady"].append(steady.run(spark, settings, rate, args.steady_seconds, args.trigger).summary())
+        except Exception as error:  # the job failing under load is a result too, and ends the ramp
+            results["steady"].append({"rate": rate, "kept_up": False, "failed": one_line(error)})
+        if not results["steady"][-1]["kept_up"]:
             break
-    results["steady"] = runs
-    kept_up = [run["rate"] for run in runs if run["kept_up"]]
+    kept_up = [run["rate"] for run in results["steady"] if run["kept_up"]]
     results["highest_sustained_rate"] = max(kept_up) if kept_up else None
+    save(results)
     return results
 
 
+def _steady_row(run: dict) -> str:
+    if "failed" in run:
+        return f"| {run['rate']:,} | no: the job failed ({run['failed'][:120]}) | | | | |"
+    latency = run["latency_seconds"]
+    return (f"| {run['rate']:,} | {'yes' if run['kept_up'] else 'no'} ({run['drain_seconds']} s) | {latency['p50']} / {latency['p95']} / "
+            f"{latency['p99']} | {run['median_batch_seconds']} | {run['state_rows']['mid']} → "
+            f"{run['state_rows']['end']} | {run['peak_driver_rss_mib']:,} / {run['peak_python_workers_rss_mib']:,} |")
+
+
 def markdown(results: dict) -> str:
-    data, machine_ = results["data_set"], results["machine"]
+    data, machine_, settings = results["data_set"], results["machine"], results["settings"]
     lines = [
         f"Data set: {data['payments']:,} payments, {data['records']:,} records on {data['partitions']} partitions "
         f"(seed {data['seed']}). Machine: {machine_['cores']} cores, {machine_['memory_gib']} GiB, Java "
         f"{machine_['java']}, pyspark {machine_['pyspark']}, delta-spark {machine_['delta-spark']}; "
-        f"{results['settings']['master']}, {results['settings']['max_offsets_per_trigger']:,} records per batch.",
+        f"{settings['master']}, driver memory {settings['driver_memory']}, "
+        f"{settings['max_offsets_per_trigger']:,} records per batch at most.",
         "",
         "| measure | records/s | seconds | ratio to the ceiling |",
         "|---|---:|---:|---:|",
@@ -165,13 +190,10 @@ def markdown(results: dict) -> str:
           for size, seconds in results["statistics_merge"]["seconds"].items()),
         f"| growth | {results['statistics_merge']['growth']}x |",
         "",
-        "| steady load, payments/s | kept up | latency p50 / p95 / p99 (s) | median batch (s) | state rows mid → end "
-        "| peak RSS driver / Python workers (MiB) |",
+        "| steady load, payments/s | kept up (drained in) | latency p50 / p95 / p99 (s) | median batch (s) "
+        "| state rows mid → end | peak RSS driver / Python workers (MiB) |",
         "|---:|---|---|---:|---|---|",
-        *(f"| {r['rate']:,} | {'yes' if r['kept_up'] else 'no'} | {r['latency_seconds']['p50']} / "
-          f"{r['latency_seconds']['p95']} / {r['latency_seconds']['p99']} | {r['median_batch_seconds']} | "
-          f"{r['state_rows']['mid']} → {r['state_rows']['end']} | {r['peak_driver_rss_mib']:,} / "
-          f"{r['peak_python_workers_rss_mib']:,} |" for r in results["steady"]),
+        *(_steady_row(run) for run in results["steady"]),
         "",
         f"Highest sustained rate: {results['highest_sustained_rate'] or 'none of those tried'} payments/s.",
     ]
@@ -180,14 +202,17 @@ def markdown(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    folder = args.results / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def save(results: dict) -> None:
+        (folder / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+
     try:
-        results = run(args)
+        results = run(args, save)
     except (ConfigError, BrokerError) as error:
         print(f"bench: {error}", file=sys.stderr)
         return 2
-    folder = args.results / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     table = markdown(results)
     (folder / "results.md").write_text(table)
     print(f"\n{table}\nbench: results in {folder}")

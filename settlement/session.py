@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -10,6 +12,10 @@ from settlement.config import SparkSettings
 
 
 def spark_session(settings: SparkSettings, app_name: str = "settlement") -> SparkSession:
+    if settings.master.startswith("local"):
+        # The Python workers run here: the interpreter that has our packages, wherever the session
+        # is made (a notebook's kernel or `python -m benchmarks` need not set PYSPARK_PYTHON).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = (
         SparkSession.builder.appName(app_name)
         .master(settings.master)

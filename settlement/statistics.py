@@ -59,12 +59,20 @@ def _on_key(left: str, right: str) -> str:
     return " AND ".join(f"{left}.{column} = {right}.{column}" for column in KEY)
 
 
+def dates_of(rows: DataFrame) -> list[date]:
+    """The approval dates of these statistics rows or keys: a handful per batch."""
+    return sorted(row.approval_date for row in rows.select("approval_date").distinct().collect())
+
+
 @retry_on_conflict
 def add(spark: SparkSession, storage: StorageSettings, batch: DataFrame) -> None:
+    """Add the batch's totals to the table. The MERGE names the batch's dates, so Delta reads
+    and rewrites only their partitions, however many dates the table holds."""
+    in_dates = dates_in("stats.approval_date", dates_of(batch))
     (
         delta(spark, storage, APPROVAL_DAILY_STATS)
         .alias("stats")
-        .merge(batch.alias("batch"), _on_key("stats", "batch"))
+        .merge(batch.alias("batch"), f"{in_dates} AND {_on_key('stats', 'batch')}")
         .whenMatchedUpdate(
             set={
                 "payment_count": "stats.payment_count + batch.payment_count",
@@ -78,6 +86,8 @@ def add(spark: SparkSession, storage: StorageSettings, batch: DataFrame) -> None
 
 
 def dates_in(column: str, dates: Sequence[date]) -> str:
+    if not dates:
+        return "FALSE"
     days = ", ".join(f"DATE'{day.isoformat()}'" for day in dates)
     return f"{column} IN ({days})"
 
@@ -109,7 +119,8 @@ def replace(spark: SparkSession, storage: StorageSettings, dates: Sequence[date]
 def changed(spark: SparkSession, storage: StorageSettings, keys: DataFrame) -> DataFrame:
     """The statistics rows of these keys with their totals now; a key no longer in the table has
     null totals."""
-    return keys.select(*KEY).join(read(spark, storage, APPROVAL_DAILY_STATS), list(KEY), "left")
+    held = read(spark, storage, APPROVAL_DAILY_STATS).where(dates_in("approval_date", dates_of(keys)))
+    return keys.select(*KEY).join(held, list(KEY), "left")
 
 
 def messages(rows: DataFrame) -> DataFrame:
