@@ -99,8 +99,8 @@ def merge_growth(spark: SparkSession, settings: Settings, job: Settings, sizes: 
     1x, 10x, ... the keys of that batch: the batch's own keys, plus copies on earlier dates."""
     batch = statistics.grouped(read(spark, job.storage, SETTLEMENT_BASE).where("batch_id = 0")).cache()
     keys = batch.count()
-    first, last = batch.agg(F.min("approval_date"), F.max("approval_date")).first()
-    days = (last - first).days + 1  # copies shifted by whole spans of the batch's dates never meet
+    dates = statistics.dates_of(batch)
+    days = (dates[-1] - dates[0]).days + 1  # copies shifted by whole spans of the batch's dates never meet
     timings = {}
     for size in sizes:
         table = fresh(settings, f"merge-{size}x")
@@ -111,7 +111,7 @@ def merge_growth(spark: SparkSession, settings: Settings, job: Settings, sizes: 
         seconds = []
         for _ in range(repeats):
             clock = time.monotonic()
-            statistics.add(spark, table.storage, batch)
+            statistics.add(spark, table.storage, batch, dates)
             seconds.append(time.monotonic() - clock)
         timings[size] = stats.median(seconds)
     batch.unpersist()

@@ -464,7 +464,8 @@ class Backfill:
                 self._record(per_day, days)
                 keys = moves.where("changed").select(*statistics.KEY)
                 statistics.publish(
-                    statistics.messages(statistics.changed(self.spark, self.storage, keys)), self.settings.kafka
+                    statistics.messages(statistics.changed(self.spark, self.storage, keys, sorted(counted))),
+                    self.settings.kafka,
                 )
             totals.unpersist()
             if applied:

@@ -29,10 +29,16 @@ class Lake:
         self.storage: StorageSettings = self.settings.storage
 
     def location(self, name: str) -> str:
+        # deltalake names S3 `s3://`, where Hadoop (Spark) says `s3a://`.
+        return self._spark_location(name).replace("s3a://", "s3://", 1)
+
+    def _spark_location(self, name: str) -> str:
         if name not in TABLES:
             raise KeyError(f"no table {name!r}; the tables are {', '.join(TABLES)}")
-        # deltalake names S3 `s3://`, where Hadoop (Spark) says `s3a://`.
-        return self.storage.table(name).replace("s3a://", "s3://", 1)
+        return self.storage.table(name)
+
+    def _missing(self, name: str) -> FileNotFoundError:
+        return FileNotFoundError(f"table {name} does not exist at {self.location(name)}; has the job run?")
 
     def pandas(self, name: str, filters: Filters | None = None, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The table (or the rows matching `filters`, e.g. `[("approval_date", "=", day)]`) as pandas."""
@@ -41,7 +47,7 @@ class Lake:
         try:
             table = DeltaTable(self.location(name))
         except TableNotFoundError:
-            raise FileNotFoundError(f"table {name} does not exist at {self.location(name)}; has the job run?") from None
+            raise self._missing(name) from None
         return table.to_pandas(filters=list(filters) if filters else None, columns=list(columns) if columns else None)
 
     def _pandas_by_spark(self, name: str, filters: Filters, columns: Sequence[str] | None) -> pd.DataFrame:
@@ -64,13 +70,11 @@ class Lake:
             from settlement.session import spark_session
 
             spark = spark_session(self.settings.spark, "settlement-notebook")
-        if name not in TABLES:
-            raise KeyError(f"no table {name!r}; the tables are {', '.join(TABLES)}")
         try:
-            return spark.read.format("delta").load(self.storage.table(name))
+            return spark.read.format("delta").load(self._spark_location(name))
         except Exception as error:
             if "DELTA_MISSING_DELTA_TABLE" in str(error) or "PATH_NOT_FOUND" in str(error):
-                raise FileNotFoundError(f"table {name} does not exist at {self.location(name)}; has the job run?") from None
+                raise self._missing(name) from None
             raise
 
 

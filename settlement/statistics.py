@@ -65,10 +65,10 @@ def dates_of(rows: DataFrame) -> list[date]:
 
 
 @retry_on_conflict
-def add(spark: SparkSession, storage: StorageSettings, batch: DataFrame) -> None:
-    """Add the batch's totals to the table. The MERGE names the batch's dates, so Delta reads
+def add(spark: SparkSession, storage: StorageSettings, batch: DataFrame, dates: Sequence[date]) -> None:
+    """Add the batch's totals (of `dates`) to the table. The MERGE names the dates, so Delta reads
     and rewrites only their partitions, however many dates the table holds."""
-    in_dates = dates_in("stats.approval_date", dates_of(batch))
+    in_dates = dates_in("stats.approval_date", dates)
     (
         delta(spark, storage, APPROVAL_DAILY_STATS)
         .alias("stats")
@@ -116,10 +116,10 @@ def replace(spark: SparkSession, storage: StorageSettings, dates: Sequence[date]
     return bool(metrics.collect())
 
 
-def changed(spark: SparkSession, storage: StorageSettings, keys: DataFrame) -> DataFrame:
-    """The statistics rows of these keys with their totals now; a key no longer in the table has
-    null totals."""
-    held = read(spark, storage, APPROVAL_DAILY_STATS).where(dates_in("approval_date", dates_of(keys)))
+def changed(spark: SparkSession, storage: StorageSettings, keys: DataFrame, dates: Sequence[date]) -> DataFrame:
+    """The statistics rows of these keys (of `dates`) with their totals now; a key no longer in the
+    table has null totals."""
+    held = read(spark, storage, APPROVAL_DAILY_STATS).where(dates_in("approval_date", dates))
     return keys.select(*KEY).join(held, list(KEY), "left")
 
 

@@ -144,8 +144,9 @@ class Settlement:
             if accepted.get(Classification.SETTLEMENT.value):
                 with stage("statistics"):
                     stats = statistics.grouped(accepted_rows).persist()
+                    dates = statistics.dates_of(stats)
                     with transaction(spark, version=statistics.stream_version(batch_id)):
-                        statistics.add(spark, storage, stats)
+                        statistics.add(spark, storage, stats, dates)
             if tally.finish:
                 with stage("day_close"):
                     partitions = broker.partition_count(self.settings.kafka)
@@ -165,7 +166,8 @@ class Settlement:
                 append(frame(spark, SettlementBatchRow, [counts]), storage, SETTLEMENT_BATCHES)
         if accepted.get(Classification.SETTLEMENT.value):
             with stage("statistics topic"):
-                statistics.publish(statistics.messages(statistics.changed(spark, storage, stats)), self.settings.kafka)
+                changes = statistics.messages(statistics.changed(spark, storage, stats, dates))
+                statistics.publish(changes, self.settings.kafka)
             stats.unpersist()
         if tally.payments:
             accepted_rows.unpersist()
