@@ -46,7 +46,8 @@ def parser() -> argparse.ArgumentParser:
                            help="records per micro-batch at most, the ceiling's and the job's (default: the settings')")
     arguments.add_argument("--merge-sizes", default="1,10,100", help="statistics table sizes, in batches of keys")
     arguments.add_argument("--rates", default="5000,10000,15000",
-                           help="steady producer rates, payments/s, until one is not kept up; \"\" for none (default 5000,10000,15000)")
+                           help="steady producer rates, payments/s, until one is not kept up; \"\" for none "
+                                "(default 5000,10000,15000)")
     arguments.add_argument("--steady-seconds", type=float, default=180, help="how long each rate runs (default 180)")
     arguments.add_argument("--trigger", default="1 second", help="the job's trigger interval under steady load")
     arguments.add_argument("--results", type=Path, default=Path("benchmarks/results"))
@@ -156,9 +157,11 @@ def _steady_row(run: dict) -> str:
     if "failed" in run:
         return f"| {run['rate']:,} | no: the job failed ({run['failed'][:120]}) | | | | |"
     latency = run["latency_seconds"]
-    return (f"| {run['rate']:,} | {'yes' if run['kept_up'] else 'no'} ({run['drain_seconds']} s) | {latency['p50']} / {latency['p95']} / "
-            f"{latency['p99']} | {run['median_batch_seconds']} | {run['state_rows']['mid']} → "
-            f"{run['state_rows']['end']} | {run['peak_driver_rss_mib']:,} / {run['peak_python_workers_rss_mib']:,} |")
+    kept_up = f"{'yes' if run['kept_up'] else 'no'} ({run['drain_seconds']} s)"
+    rows, size = run["state_rows"], run["state_bytes"]
+    return (f"| {run['rate']:,} | {kept_up} | {latency['p50']} / {latency['p95']} / {latency['p99']} "
+            f"| {run['median_batch_seconds']} | {rows['mid']} / {size['mid']} → {rows['end']} / {size['end']} "
+            f"| {run['peak_driver_rss_mib']:,} / {run['peak_python_workers_rss_mib']:,} |")
 
 
 def markdown(results: dict) -> str:
@@ -191,7 +194,7 @@ def markdown(results: dict) -> str:
         f"| growth | {results['statistics_merge']['growth']}x |",
         "",
         "| steady load, payments/s | kept up (drained in) | latency p50 / p95 / p99 (s) | median batch (s) "
-        "| state rows mid → end | peak RSS driver / Python workers (MiB) |",
+        "| state rows / bytes, mid → end | peak RSS driver / Python workers (MiB) |",
         "|---:|---|---|---:|---|---|",
         *(_steady_row(run) for run in results["steady"]),
         "",

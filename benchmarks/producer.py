@@ -31,7 +31,8 @@ def main() -> int:
     settings = load_settings()
     merchants = rows_from_csv(settings.reference.merchants, MerchantRow)
     wanted = int(args.rate * args.seconds)
-    records = [r for r in generate(wanted, merchants, seed=args.seed, id_prefix=f"L{args.seed}-") if r.partition is None]
+    payments = generate(wanted, merchants, seed=args.seed, id_prefix=f"L{args.seed}-")
+    records = [record for record in payments if record.partition is None]  # not the FINISH markers
     producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "linger.ms": 5,
                          "queue.buffering.max.messages": 2_000_000, **settings.kafka.client_options})
     print("ready", flush=True)

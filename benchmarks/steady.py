@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 
 from benchmarks.measure import fresh
 from settlement import reference, topology
-from settlement.broker import create_topics, offsets
+from settlement.broker import create_topics
 from settlement.config import Settings
 from settlement.tables import SETTLEMENT_BASE, create_tables, read
 
@@ -27,7 +27,6 @@ SAMPLE_EVERY = 2.0  # seconds
 @dataclass
 class Sample:
     at: float  # seconds since production started
-    produced: int
     processed: int
     state_rows: int
     state_bytes: int
@@ -63,6 +62,7 @@ class Steady:
             "batches": len(self.batch_seconds),
             "median_batch_seconds": round(stats.median(self.batch_seconds), 2) if self.batch_seconds else None,
             "state_rows": {"mid": first.state_rows, "end": last.state_rows},
+            "state_bytes": {"mid": first.state_bytes, "end": last.state_bytes},
             "state_growth_last_half": round((last.state_rows - first.state_rows) / first.state_rows, 3)
             if first.state_rows else 0.0,
             "peak_driver_rss_mib": round(max(s.driver_rss for s in self.samples) / 2**20),
@@ -138,9 +138,8 @@ def run(spark: SparkSession, settings: Settings, rate: int, seconds: float, trig
 
         def sample() -> None:
             while not stop.is_set():
-                produced = sum(high for _, high in offsets(kafka, topic).values())
-                steady.samples.append(Sample(time.monotonic() - started, produced, _processed(query),
-                                             *_state(query), *_memory()))
+                steady.samples.append(Sample(time.monotonic() - started, _processed(query), *_state(query),
+                                             *_memory()))
                 stop.wait(SAMPLE_EVERY)
 
         threading.Thread(target=sample, daemon=True).start()

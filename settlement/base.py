@@ -7,12 +7,14 @@ with an insert-only MERGE on `payment_id`, so a duplicate days late changes noth
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from settlement.config import StorageSettings
+from settlement.contract import Classification
 from settlement.tables import SETTLEMENT_BASE, conform, delta, read, retry_on_conflict
 
 ARRIVAL_ORDER = ("kafka_timestamp", "partition", "offset")
@@ -69,3 +71,14 @@ def accepted_in(spark: SparkSession, storage: StorageSettings, query_id: str, ba
     return read(spark, storage, SETTLEMENT_BASE).where(
         (F.col("query_id") == query_id) & (F.col("batch_id") == batch_id)
     )
+
+
+def tally_accepted(rows: DataFrame) -> tuple[Counter[str], list[date]]:
+    """Accepted rows per classification, and the approval dates of the settlement targets (the
+    dates whose statistics the batch changes), in one Spark action."""
+    counted = rows.groupBy("classification", "approval_date").count().collect()
+    per_classification: Counter[str] = Counter()
+    for row in counted:
+        per_classification[row.classification] += row["count"]
+    settled = sorted({row.approval_date for row in counted if row.classification == Classification.SETTLEMENT})
+    return per_classification, settled

@@ -59,11 +59,6 @@ def _on_key(left: str, right: str) -> str:
     return " AND ".join(f"{left}.{column} = {right}.{column}" for column in KEY)
 
 
-def dates_of(rows: DataFrame) -> list[date]:
-    """The approval dates of these statistics rows or keys: a handful per batch."""
-    return sorted(row.approval_date for row in rows.select("approval_date").distinct().collect())
-
-
 @retry_on_conflict
 def add(spark: SparkSession, storage: StorageSettings, batch: DataFrame, dates: Sequence[date]) -> None:
     """Add the batch's totals (of `dates`) to the table. The MERGE names the dates, so Delta reads

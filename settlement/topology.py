@@ -126,7 +126,7 @@ class Settlement:
         with stage("read and validate"):
             parsed = validation.parse(records).persist()
             tally = validation.tally(parsed)
-        accepted: dict[str, int] = {}
+        accepted, settled = Counter(), []
         with transaction(spark, app_id(self.query_id), batch_id):
             with stage("payment_log"):
                 append(parsed, storage, PAYMENT_LOG)
@@ -140,13 +140,12 @@ class Settlement:
                     base.insert_new(spark, storage, base.base_rows(payouts, self.query_id, batch_id))
                 with stage("accepted rows"):
                     accepted_rows = base.accepted_in(spark, storage, self.query_id, batch_id).persist()
-                    accepted = dict(accepted_rows.groupBy("classification").count().collect())
-            if accepted.get(Classification.SETTLEMENT.value):
+                    accepted, settled = base.tally_accepted(accepted_rows)
+            if settled:
                 with stage("statistics"):
                     stats = statistics.grouped(accepted_rows).persist()
-                    dates = statistics.dates_of(stats)
                     with transaction(spark, version=statistics.stream_version(batch_id)):
-                        statistics.add(spark, storage, stats, dates)
+                        statistics.add(spark, storage, stats, settled)
             if tally.finish:
                 with stage("day_close"):
                     partitions = broker.partition_count(self.settings.kafka)
@@ -158,15 +157,15 @@ class Settlement:
                 duplicates=tally.payments - sum(accepted.values()),
                 accepted=sum(accepted.values()),
                 finish=tally.finish,
-                **{c.value.lower(): accepted.get(c.value, 0) for c in Classification},
+                **{c.value.lower(): accepted[c.value] for c in Classification},
                 started_at=started,
                 duration_ms=int((time.monotonic() - clock) * 1000),
             )
             with stage("batch counts"):
                 append(frame(spark, SettlementBatchRow, [counts]), storage, SETTLEMENT_BATCHES)
-        if accepted.get(Classification.SETTLEMENT.value):
+        if settled:
             with stage("statistics topic"):
-                changes = statistics.messages(statistics.changed(spark, storage, stats, dates))
+                changes = statistics.messages(statistics.changed(spark, storage, stats, settled))
                 statistics.publish(changes, self.settings.kafka)
             stats.unpersist()
         if tally.payments:
