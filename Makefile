@@ -3,7 +3,10 @@
 # make backfill ARGS="rederive --from 2025-05-17 --to 2025-05-19 --dry-run"  (see README, Backfill)
 # make bench  the job against the engine's ceiling, 1,000,000 payments (ARGS="--help"; README, Performance)
 # make notebooks  JupyterLab on notebooks/ (overview, reconciliation, data quality of the tables)
-# make stop  stop the broker; make clean removes everything local (.venv, .local)
+# make package  dist/: the wheel, the same as settlement.zip for spark-submit --py-files, requirements.txt
+# make cluster-start / cluster-stop  a Spark standalone master and two workers on this machine
+# make cluster-run  make run's sample through the job on that cluster (README, Running on a cluster)
+# make stop  stop the broker and the cluster; make clean removes everything local (.venv, .local, dist)
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
@@ -19,11 +22,16 @@ export PYSPARK_DRIVER_PYTHON := $(CURDIR)/$(PY)
 export SPARK_CONF_DIR := $(CURDIR)/conf/spark
 # The Spark Kafka source and Delta, resolved by Maven (see conf/spark/pom.xml).
 SPARK_SUBMIT = $(VENV)/bin/spark-submit --master local[2] --jars $(shell ls .local/jars/*.jar | paste -sd, -)
+# The same job on bin/cluster.sh's standalone cluster: the package goes with it, executors run
+# their own Python (the driver keeps PYSPARK_DRIVER_PYTHON).
+CLUSTER_SUBMIT = $(VENV)/bin/spark-submit --master spark://127.0.0.1:7077 --py-files dist/settlement.zip \
+	--conf spark.pyspark.python=$(CURDIR)/.local/cluster/python/bin/python --conf spark.pyspark.driver.python=$(CURDIR)/$(PY) \
+	--jars $(shell ls .local/jars/*.jar | paste -sd, -)
 
 KILLS ?= 10
 CHAOS_PAYMENTS ?= 200000
 
-.PHONY: help setup run test chaos backfill bench notebooks stop clean kafka-start
+.PHONY: help setup run test chaos backfill bench notebooks stop clean kafka-start package cluster-start cluster-stop cluster-run
 
 help:
 	@sed -n 's/^# \(make .*\)/\1/p' Makefile
@@ -59,8 +67,32 @@ run: kafka-start
 	@echo "Explore these tables: make notebooks (JupyterLab opens notebooks/ in your browser),"
 	@echo "or ask the operator's command: $(PY) -m settlement --help"
 
-test: kafka-start
+test: kafka-start package
 	$(PY) -m pytest
+
+# What spark-submit ships to executors: the package as a wheel, which is a zip Python imports from
+# (--py-files dist/settlement.zip), and the dependencies executors' Python must have, which are the
+# project's less what the cluster's Spark brings (pyspark; delta-spark is only the driver's).
+package: setup
+	rm -rf dist build
+	$(PY) -m pip wheel -q --no-deps -w dist .
+	rm -rf build
+	cp dist/settlement-*.whl dist/settlement.zip
+	$(PY) -c 'import tomllib; print(*(d for d in tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"] if not d.startswith(("pyspark", "delta-spark"))), sep="\n")' > dist/requirements.txt
+
+cluster-start: package
+	bin/cluster.sh start
+
+cluster-stop:
+	bin/cluster.sh stop
+
+# The sample of make run, through the job on the standalone cluster (its own tables and checkpoint).
+cluster-run: kafka-start cluster-start
+	rm -rf .local/cluster/lake .local/cluster/checkpoints
+	$(PY) jobs/sample.py --reset --payments $(PAYMENTS)
+	SETTLEMENT_CONFIG=conf/cluster.toml $(CLUSTER_SUBMIT) jobs/load_reference.py
+	time SETTLEMENT_CONFIG=conf/cluster.toml $(CLUSTER_SUBMIT) jobs/settlement.py --available-now
+	SETTLEMENT_CONFIG=conf/cluster.toml $(PY) jobs/summary.py
 
 # A backfill over the tables make run left: ARGS are jobs/backfill.py's (rederive, log, topic, abandon).
 backfill: kafka-start
@@ -78,7 +110,8 @@ notebooks: setup
 	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 stop:
+	bin/cluster.sh stop
 	bin/kafka.sh stop
 
 clean: stop
-	rm -rf $(VENV) .local
+	rm -rf $(VENV) .local dist build

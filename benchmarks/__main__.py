@@ -98,6 +98,7 @@ def run(args: argparse.Namespace, save: Callable[[dict], None]) -> dict:
     schema = spark.range(1).select(F.schema_of_json(F.lit(EXAMPLE))).first()[0]
     results: dict = {"machine": machine(spark), "settings": {
         "master": settings.spark.master, "shuffle_partitions": settings.spark.shuffle_partitions,
+        "snapshot_partitions": settings.spark.snapshot_partitions,
         "driver_memory": spark.conf.get("spark.driver.memory", "1g"), "max_offsets_per_trigger": batch,
         "trigger": f"availableNow; steady load: {args.trigger}",
     }, "data_set": {"payments": args.payments, "records": records, "partitions": args.partitions,

@@ -32,6 +32,14 @@ class KafkaSettings(BaseModel):
     max_offsets_per_trigger: Annotated[int, Field(gt=0)] | None = None
     # Passed through to every Kafka client, Java and librdkafka alike (security settings).
     client_options: dict[str, str] = {}
+    # Only for the Java clients of Spark's Kafka source and sink: what librdkafka does not know
+    # and would refuse (sasl.jaas.config).
+    java_client_options: dict[str, str] = {}
+
+    def spark_options(self) -> dict[str, str]:
+        """The options of Spark's Kafka source and sink for this cluster: kafka.<client option>."""
+        options = {"bootstrap.servers": self.bootstrap_servers, **self.client_options, **self.java_client_options}
+        return {f"kafka.{option}": value for option, value in options.items()}
 
 
 class StorageSettings(BaseModel):
@@ -78,11 +86,17 @@ class ReferenceSettings(BaseModel):
 class SparkSettings(BaseModel):
     model_config = ConfigDict(validate_default=True)
 
+    # Where a session made in Python runs (tests, notebooks, python -m); spark-submit's --master
+    # decides for a submitted job.
     master: str = "local[2]"
     shuffle_partitions: Annotated[int, Field(gt=0)] = 4
+    # Tasks that rebuild a Delta table's state from its log, before every write and read of it.
+    snapshot_partitions: Annotated[int, Field(gt=0)] = 1
     time_zone: str = "Asia/Seoul"
     jars: str = ".local/jars"
     log_level: str = "WARN"
+    # Any other Spark setting, e.g. the state store provider or object storage's spark.hadoop.fs.s3a.*.
+    conf: dict[str, str] = {}
 
     @field_validator("jars")
     @classmethod

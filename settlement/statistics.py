@@ -138,7 +138,4 @@ def messages(rows: DataFrame) -> DataFrame:
 
 
 def publish(records: DataFrame, kafka: KafkaSettings) -> None:
-    writer = records.write.format("kafka").option("kafka.bootstrap.servers", kafka.bootstrap_servers)
-    for option, value in kafka.client_options.items():
-        writer = writer.option(f"kafka.{option}", value)
-    writer.option("topic", kafka.statistics_topic).save()
+    records.write.format("kafka").options(**kafka.spark_options()).option("topic", kafka.statistics_topic).save()

@@ -49,10 +49,7 @@ log = logging.getLogger("settlement")
 
 def kafka_source(reader, kafka: KafkaSettings):
     """A Kafka reader (stream or batch) with the cluster's address and client options."""
-    reader = reader.format("kafka").option("kafka.bootstrap.servers", kafka.bootstrap_servers)
-    for option, value in kafka.client_options.items():
-        reader = reader.option(f"kafka.{option}", value)
-    return reader
+    return reader.format("kafka").options(**kafka.spark_options())
 
 
 def kafka_records(loaded: DataFrame) -> DataFrame:

@@ -135,12 +135,22 @@ def batch_ends(checkpoint: Path, topic: str) -> list[dict[int, int]]:
     return ends
 
 
+def by_batch(produced: list[Produced], ends: list[dict[int, int]]) -> list[list[Produced]]:
+    """The produced records of each committed batch, by the batches' end offsets."""
+    batches: list[list[Produced]] = [[] for _ in ends]
+    for p in produced:
+        batches[next(n for n, end in enumerate(ends) if p.offset < end.get(p.partition, 0))].append(p)
+    return batches
+
+
 class Job:
     """`spark-submit jobs/settlement.py` (or another job) in a process group of its own, so SIGKILL
-    takes all of it."""
+    takes all of it: on `master`, with more of spark-submit's `options` and `env`ironment."""
 
-    def __init__(self, settings: Settings, log: Path, batch_size: int) -> None:
+    def __init__(self, settings: Settings, log: Path, batch_size: int, master: str = "local[2]",
+                 options: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
         self.log = log
+        self.master, self.options = master, options
         self.process: subprocess.Popen | None = None
         self.env = {
             **os.environ,
@@ -152,13 +162,14 @@ class Job:
             "SETTLEMENT_STORAGE__ROOT": settings.storage.root,
             "SETTLEMENT_STORAGE__CHECKPOINT": settings.storage.checkpoint,
             "SETTLEMENT_STREAM__TRIGGER_INTERVAL": "2 seconds",
+            **(env or {}),
         }
 
     def start(self, available_now: bool = False, arguments: list[str] | None = None) -> None:
         """The stream (with --available-now, or continuous), or another job: `arguments` of spark-submit."""
         jars = ",".join(str(jar) for jar in sorted((ROOT / ".local/jars").glob("*.jar")))
         arguments = arguments or ["jobs/settlement.py", *(["--available-now"] if available_now else [])]
-        command = [str(ROOT / ".venv/bin/spark-submit"), "--master", "local[2]", "--jars", jars,
+        command = [str(ROOT / ".venv/bin/spark-submit"), "--master", self.master, "--jars", jars, *self.options,
                    str(ROOT / arguments[0]), *arguments[1:]]
         with self.log.open("a") as log:
             self.process = subprocess.Popen(
@@ -302,11 +313,8 @@ class Chaos:
     def _check(self, merchants: list[dict], rules: list[dict]) -> None:
         self.report.produced = len(self.produced)
         self.report.malformed = sum(1 for p in self.produced if p.record.malformed)
-        ends = batch_ends(self.checkpoint, self.settings.kafka.payment_topic)
-        self.report.batches = len(ends)
-        batches: list[list[Produced]] = [[] for _ in ends]
-        for p in self.produced:
-            batches[next(n for n, end in enumerate(ends) if p.offset < end.get(p.partition, 0))].append(p)
+        batches = by_batch(self.produced, batch_ends(self.checkpoint, self.settings.kafka.payment_topic))
+        self.report.batches = len(batches)
         expected = Expected()
         boundary = self.report.reference_change_after_batch
         for n, batch in enumerate(batches):

@@ -59,3 +59,19 @@ def test_settings_are_the_projects_from_a_subfolder(tmp_path, monkeypatch):
     settings = load_settings()
     assert settings.storage.root == str(tmp_path / "lake-here")
     assert settings.reference.merchants == tmp_path / "conf/merchants.csv"
+
+
+def test_every_profile_loads_and_reaches_spark_and_kafka(monkeypatch):
+    """conf/cluster.toml and the production template are settings like any: they must load, and their
+    Spark and Kafka options must reach the session's builder and Spark's Kafka source and sink."""
+    monkeypatch.chdir(ROOT)
+    for profile in ("conf/settlement.toml", "conf/cluster.toml", "conf/production.toml"):
+        monkeypatch.setenv("SETTLEMENT_CONFIG", profile)
+        load_settings()
+    monkeypatch.setenv("SETTLEMENT_CONFIG", "conf/production.toml")
+    production = load_settings()
+    assert production.storage.root.startswith("s3a://")
+    assert production.spark.conf["spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled"] == "true"
+    options = production.kafka.spark_options()
+    assert options["kafka.security.protocol"] == "SASL_SSL" and "kafka.sasl.jaas.config" in options
+    assert "sasl.jaas.config" not in production.kafka.client_options  # librdkafka would refuse it
