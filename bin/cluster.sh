@@ -6,7 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 home=.local/cluster
-spark_home=$(.venv/bin/python -c 'import pyspark, os; print(os.path.dirname(pyspark.__file__))')
 master_url=spark://127.0.0.1:7077
 workers=(1 2)
 worker_cores=${CLUSTER_WORKER_CORES:-1}
@@ -21,6 +20,7 @@ answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # losing the machine would.
 daemon() {
   local name=$1; shift
+  local spark_home; spark_home=$(.venv/bin/python -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')
   SPARK_HOME=$spark_home setsid nohup "$spark_home/bin/spark-class" "$@" > "$home/$name.log" 2>&1 &
   echo $! > "$home/$name.pid"
 }
