@@ -1,5 +1,6 @@
 # make run   set up, start the local Kafka broker, produce the sample, run the job, show the summary
 # make test  the test suite against the real broker, Spark and Delta
+# make fuzz  the input path's property tests with many more, new random examples (FUZZ_EXAMPLES)
 # make backfill ARGS="rederive --from 2025-05-17 --to 2025-05-19 --dry-run"  (see README, Backfill)
 # make bench  the job against the engine's ceiling, 1,000,000 payments (ARGS="--help"; README, Performance)
 # make notebooks  JupyterLab on notebooks/ (overview, reconciliation, data quality of the tables)
@@ -28,10 +29,11 @@ CLUSTER_SUBMIT = $(VENV)/bin/spark-submit --master spark://127.0.0.1:7077 --py-f
 	--conf spark.pyspark.python=$(CURDIR)/.local/cluster/python/bin/python --conf spark.pyspark.driver.python=$(CURDIR)/$(PY) \
 	--jars $(shell ls .local/jars/*.jar | paste -sd, -)
 
+FUZZ_EXAMPLES ?= 20000
 KILLS ?= 10
 CHAOS_PAYMENTS ?= 200000
 
-.PHONY: help setup run test chaos backfill bench notebooks stop clean kafka-start package cluster-start cluster-stop cluster-run
+.PHONY: help setup run test fuzz chaos backfill bench notebooks stop clean kafka-start package cluster-start cluster-stop cluster-run
 
 help:
 	@sed -n 's/^# \(make .*\)/\1/p' Makefile
@@ -69,6 +71,11 @@ run: kafka-start
 
 test: kafka-start package
 	$(PY) -m pytest
+
+# Validation's properties over new random inputs (tests/test_input_path.py), and more of them
+# through the real stream; a failure prints the example and how to replay it.
+fuzz: kafka-start
+	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/test_input_path.py tests/test_hostile_stream.py
 
 # What spark-submit ships to executors: the package as a wheel, which is a zip Python imports from
 # (--py-files dist/settlement.zip), and the dependencies executors' Python must have, which are the

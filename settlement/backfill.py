@@ -20,8 +20,10 @@ out of each other's counting is in `settlement.statistics`; one backfill runs at
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,10 +33,12 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
-from settlement import base, broker, day_close, statistics, topology, validation
+from settlement import base, broker, day_close, guard, statistics, topology, validation
+from settlement.arguments import one_line
 from settlement.classification import classify
 from settlement.config import KafkaSettings, Settings, StorageSettings
 from settlement.payout_rule import assign_payout
+from settlement.records import kafka_records, kafka_source, logged_records
 from settlement.tables import (
     APPROVAL_DAILY_STATS,
     BACKFILL_RUNS,
@@ -57,6 +61,7 @@ from settlement.tables import (
 )
 
 FENCE_ATTEMPTS = 10
+log = logging.getLogger("settlement")
 
 
 class BackfillError(Exception):
@@ -177,14 +182,14 @@ def topic_records(spark: SparkSession, kafka: KafkaSettings, offsets: Offsets) -
         return json.dumps({offsets.topic: {str(p): position(r) for p, r in offsets.ranges.items()}})
 
     loaded = (
-        topology.kafka_source(spark.read, kafka)
+        kafka_source(spark.read, kafka)
         .option("assign", json.dumps({offsets.topic: sorted(offsets.ranges)}))
         .option("startingOffsets", per_partition(lambda r: r[0]))
         .option("endingOffsets", per_partition(lambda r: r[1]))
         .option("failOnDataLoss", "true")
         .load()
     )
-    return topology.kafka_records(loaded)
+    return kafka_records(loaded)
 
 
 def record_date(message: Column) -> Column:
@@ -291,6 +296,7 @@ class Backfill:
         # One reference snapshot for the whole run: every date is derived with the same data.
         self.merchants = snapshot(spark, self.storage, MERCHANTS)
         self.rules = snapshot(spark, self.storage, PAYOUT_RULES)
+        self.holds = guard.holds(spark, self.storage, settings.kafka.payment_topic)
 
     @property
     def query_id(self) -> str:
@@ -332,15 +338,14 @@ class Backfill:
         kafka = self.settings.kafka
         return [
             Unit(f"offsets {piece}", lambda n=n, piece=piece: self._records(
-                n, validation.parse(topic_records(self.spark, kafka, piece)), f"offsets {piece}", piece
+                n, validation.parse(topic_records(self.spark, kafka, piece), self.holds), f"offsets {piece}", piece
             ))
             for n, piece in enumerate(offsets.slices(slice_size))
         ]
 
     def log_units(self, dates: Dates) -> list[Unit]:
-        logged = validation.parse(read(self.spark, self.storage, PAYMENT_LOG)).withColumn("record_date", record_date(
-            F.col("message")
-        ))
+        logged = validation.parse(logged_records(read(self.spark, self.storage, PAYMENT_LOG)), self.holds)
+        logged = logged.withColumn("record_date", record_date(F.col("message")))
         wanted = logged.where(F.col("record_date").between(F.lit(dates.first), F.lit(dates.last))).persist()
         present = sorted(row.record_date for row in wanted.select("record_date").distinct().collect())
         return [
@@ -500,6 +505,11 @@ def _running(spark: SparkSession, storage: StorageSettings) -> DataFrame:
     return read(spark, storage, BACKFILL_RUNS).where(F.col("status") == BackfillStatus.RUNNING.value)
 
 
+def _last_heard(runs: str = "") -> str:
+    """When a run last said it was alive: its heartbeat, or its start before its first beat."""
+    return f"coalesce({runs}heartbeat_at, {runs}started_at)"
+
+
 @retry_on_conflict
 def _claim(spark: SparkSession, storage: StorageSettings, run: DataFrame) -> None:
     # Inserted only if no run is RUNNING; two claims at once conflict, and the retry sees the winner.
@@ -510,34 +520,95 @@ def _claim(spark: SparkSession, storage: StorageSettings, run: DataFrame) -> Non
     )
 
 
+def _literal(text: str | None) -> str:
+    """A string as a Spark SQL literal."""
+    if text is None:
+        return "NULL"
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 @retry_on_conflict
 def _set_status(spark: SparkSession, storage: StorageSettings, run_id: str, status: BackfillStatus,
-                summary: str | None) -> None:
-    delta(spark, storage, BACKFILL_RUNS).update(
-        condition=(F.col("run_id") == run_id) & (F.col("status") == BackfillStatus.RUNNING.value),
-        set={"status": F.lit(status.value), "finished_at": F.current_timestamp(), "summary": F.lit(summary)},
-    )
+                summary: str | None, condition: str = "true") -> int:
+    """Set how a RUNNING run ended, where `condition` holds; how many rows it changed (0 or 1)."""
+    # Literals, not parameters: Delta's UPDATE leaves parameter markers unbound.
+    return spark.sql(
+        f"UPDATE delta.`{storage.table(BACKFILL_RUNS)}` SET status = {_literal(status.value)},"
+        f" finished_at = current_timestamp(), summary = {_literal(summary)}"
+        f" WHERE run_id = {_literal(run_id)} AND status = 'RUNNING' AND ({condition})"
+    ).first().num_affected_rows
 
 
-@dataclass
+@retry_on_conflict
+def _renew(spark: SparkSession, storage: StorageSettings, run_id: str) -> bool:
+    """Beat the run's heartbeat; False when the run is no longer RUNNING (taken over, abandoned)."""
+    return spark.sql(
+        f"UPDATE delta.`{storage.table(BACKFILL_RUNS)}` SET heartbeat_at = current_timestamp()"
+        f" WHERE run_id = {_literal(run_id)} AND status = 'RUNNING'"
+    ).first().num_affected_rows == 1
+
+
 class Lock:
-    """The RUNNING row of this run in `backfill_runs`; `release` records how the run ended."""
+    """The RUNNING row of this run in `backfill_runs`, its heartbeat renewed every quarter lease
+    while the run lives; `release` records how the run ended."""
 
-    spark: SparkSession
-    storage: StorageSettings
-    run_id: str
+    def __init__(self, spark: SparkSession, storage: StorageSettings, run_id: str, lease_seconds: float,
+                 took_over: list[str]) -> None:
+        # A session of its own: the run's writes set transaction ids on theirs, which a heartbeat
+        # committed meanwhile must not carry.
+        self.spark, self.storage, self.run_id, self.took_over = spark.newSession(), storage, run_id, took_over
+        self.lost = False
+        self._stop = threading.Event()
+        self._beat = threading.Thread(target=self._beating, args=(lease_seconds / 4,), daemon=True,
+                                      name=f"backfill-{run_id}-heartbeat")
+        self._beat.start()
+
+    def _beating(self, every: float) -> None:
+        while not self._stop.wait(every):
+            try:
+                if not _renew(self.spark, self.storage, self.run_id):
+                    self.lost = True
+                    return
+            except Exception as error:  # one missed beat; the lease allows three more
+                log.warning("backfill %s: heartbeat failed: %s", self.run_id, one_line(error))
+
+    def check(self) -> None:
+        """Raise BackfillError if another backfill took the lock over (this run stopped beating)."""
+        if self.lost:
+            raise BackfillError(f"backfill {self.run_id}: its lock was taken over or abandoned; stopping")
 
     def release(self, status: BackfillStatus, summary: str | None) -> None:
+        self._stop.set()
+        self._beat.join()
         _set_status(self.spark, self.storage, self.run_id, status, summary)
 
 
-def claim(spark: SparkSession, storage: StorageSettings, run_id: str, mode: str, scope: str) -> Lock:
-    """Record this run as RUNNING, unless another run is: then BackfillError names it."""
+def _take_over_stale(spark: SparkSession, storage: StorageSettings, run_id: str, lease_seconds: float) -> list[str]:
+    """Mark RUNNING runs not heard of for longer than the lease ABANDONED; a line for each."""
+    stale = f"{_last_heard()} < current_timestamp() - make_dt_interval(0, 0, 0, {lease_seconds})"
+    lines = []
+    for other in _running(spark, storage).where(stale).collect():
+        note = f"lease of {lease_seconds:g} s expired; taken over by backfill {run_id}"
+        if _set_status(spark, storage, other.run_id, BackfillStatus.ABANDONED, note, stale):
+            heard = other.heartbeat_at or other.started_at
+            lines.append(
+                f"backfill {other.run_id} ({other.mode} {other.scope}, on {other.host} pid {other.pid}) was last heard"
+                f" of at {heard:%Y-%m-%d %H:%M:%S}, longer ago than the lease of {lease_seconds:g} s: marked"
+                f" {BackfillStatus.ABANDONED.value}, and this run takes the lock over"
+            )
+    return lines
+
+
+def claim(spark: SparkSession, storage: StorageSettings, run_id: str, mode: str, scope: str,
+          lease_seconds: float) -> Lock:
+    """Record this run as RUNNING, unless a live run is: then BackfillError names it. A run whose
+    heartbeat is older than the lease is dead, and marked ABANDONED first (`Lock.took_over`)."""
     create_tables(spark, storage)
+    took_over = _take_over_stale(spark, storage, run_id, lease_seconds)
+    now = datetime.now(timezone.utc)
     row = BackfillRunRow(
-        run_id=run_id, mode=mode, scope=scope, status=BackfillStatus.RUNNING,
-        started_at=datetime.now(timezone.utc), finished_at=None, host=socket.gethostname(), pid=os.getpid(),
-        summary=None,
+        run_id=run_id, mode=mode, scope=scope, status=BackfillStatus.RUNNING, started_at=now, finished_at=None,
+        host=socket.gethostname(), pid=os.getpid(), summary=None, heartbeat_at=now,
     )
     _claim(spark, storage, frame(spark, BackfillRunRow, [row]))
     other = _running(spark, storage).where(F.col("run_id") != run_id).first()
@@ -545,15 +616,14 @@ def claim(spark: SparkSession, storage: StorageSettings, run_id: str, mode: str,
         raise BackfillError(
             f"backfill {other.run_id} ({other.mode} {other.scope}, on {other.host} pid {other.pid}, "
             f"started {other.started_at:%Y-%m-%d %H:%M:%S}) is running; one backfill runs at a time. "
-            f"If it is dead: backfill abandon {other.run_id}"
+            f"A run not heard of for {lease_seconds:g} s is taken over by the next backfill; "
+            f"if it is dead, to free the lock now: backfill abandon {other.run_id}"
         )
-    return Lock(spark, storage, run_id)
+    return Lock(spark, storage, run_id, lease_seconds, took_over)
 
 
 def abandon(spark: SparkSession, storage: StorageSettings, run_id: str) -> None:
     """Mark a run that died without saying so (killed, its machine lost) as ABANDONED."""
     create_tables(spark, storage)
-    if _running(spark, storage).where(F.col("run_id") == run_id).first() is None:
+    if not _set_status(spark, storage, run_id, BackfillStatus.ABANDONED, "marked abandoned by an operator"):
         raise BackfillError(f"no running backfill {run_id!r} in {storage.table(BACKFILL_RUNS)}")
-    _set_status(spark, storage, run_id, BackfillStatus.ABANDONED, "marked abandoned by an operator")
-

@@ -162,9 +162,15 @@ def main(argv: list[str] | None = None) -> int:
             units, what = run.topic_units(offsets, args.slice), "slice"
         else:
             units, what = (run.rederive_units(scope) if args.mode == "rederive" else run.log_units(scope)), "date"
-        lock = None if args.dry_run else backfill.claim(spark, settings.storage, run_id, args.mode, str(scope))
+        lock = None
+        if not args.dry_run:
+            lock = backfill.claim(spark, settings.storage, run_id, args.mode, str(scope), settings.backfill.lease_seconds)
+            for line in lock.took_over:
+                print(f"{PROG}: {line}", file=sys.stderr, flush=True)
         try:
             for unit in progress(units, what):
+                if lock is not None:
+                    lock.check()
                 unit.run()
         except BaseException as error:
             if lock is not None:

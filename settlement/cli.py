@@ -4,6 +4,8 @@
     payouts   --merchant M [--from D --to D]  what the merchant is paid on each payout date
     stats     --date D [--merchant M]         the approval-date statistics
     day-close [--date D]                      which channels are closed, which partitions are missing
+    hold      --partition P --offset O --reason TEXT
+                                              set aside a record that fails its batch (see `settlement.guard`)
 
 Tables print on a terminal; `--format json` or `--format csv` for scripts. Exit codes: 0 found,
 1 nothing found (an unknown payment id, no rows), 2 bad arguments or settings, or no tables yet.
@@ -11,10 +13,12 @@ Tables print on a terminal; `--format json` or `--format csv` for scripts. Exit 
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
+import socket
 import sys
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import NoReturn
 from zoneinfo import ZoneInfo
 
@@ -28,12 +32,15 @@ from settlement.lake import Lake
 from settlement.payout_rule import DEFAULT_RULE, candidates
 from settlement.tables import (
     APPROVAL_DAILY_STATS,
+    BATCH_FAILURES,
     DAY_CLOSE,
+    HELD_RECORDS,
     MERCHANTS,
     PAYMENT_LOG,
     PAYOUT_RULES,
     QUARANTINE,
     SETTLEMENT_BASE,
+    HeldRecordRow,
 )
 
 PROG = "settlement"
@@ -45,7 +52,7 @@ class NotFound(Exception):
 
 def parser() -> OneLineParser:
     main = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    commands = main.add_subparsers(dest="command", required=True, metavar="{explain,payouts,stats,day-close}")
+    commands = main.add_subparsers(dest="command", required=True, metavar="{explain,payouts,stats,day-close,hold}")
     explain = commands.add_parser("explain", help="where a payment went and why")
     explain.add_argument("--payment-id", required=True)
     payouts = commands.add_parser("payouts", help="what a merchant is paid on each payout date")
@@ -57,6 +64,11 @@ def parser() -> OneLineParser:
     stats.add_argument("--merchant")
     day_close = commands.add_parser("day-close", help="which channels are closed, which partitions are missing")
     day_close.add_argument("--date", type=iso_date)
+    hold = commands.add_parser("hold", help="set aside a record that fails its batch: it is quarantined, unread")
+    hold.add_argument("--topic", help="the payment topic if not given")
+    hold.add_argument("--partition", type=int, required=True)
+    hold.add_argument("--offset", type=int, required=True)
+    hold.add_argument("--reason", required=True, help="why, for the quarantine row (e.g. a ticket number)")
     for command in (payouts, stats, day_close):
         command.add_argument("--format", choices=("table", "json", "csv"), default="table")
     return main
@@ -192,6 +204,27 @@ def day_close(lake: Lake, day: date | None) -> pd.DataFrame:
     ]
 
 
+# -- hold ------------------------------------------------------------------------------------
+
+
+def hold(lake: Lake, topic: str, partition: int, offset: int, reason: str) -> str:
+    """Add the record to `held_records`, unless a table already holds it (then NotFound says where)."""
+    where = [("topic", "=", topic), ("partition", "=", partition), ("offset", "=", offset)]
+    for name, what in ((HELD_RECORDS, "is already held"), (QUARANTINE, "is already quarantined"),
+                       (SETTLEMENT_BASE, "is already accepted into the base")):
+        if len(lake.pandas(name, filters=where, columns=["offset"])):
+            raise NotFound(f"record {topic}/{partition}/{offset} {what}: nothing to hold")
+    row = HeldRecordRow(topic=topic, partition=partition, offset=offset, reason=reason,
+                        held_at=datetime.now(timezone.utc), held_by=f"{getpass.getuser()}@{socket.gethostname()}")
+    lake.append(HELD_RECORDS, [row])
+    failed = lake.pandas(BATCH_FAILURES, filters=where)
+    line = f"held {topic}/{partition}/{offset}: the next start of the stream quarantines it with your reason"
+    if len(failed):
+        last = failed.sort_values("failed_at").iloc[-1]
+        line += f" (batch {last.batch_id} failed on it: {last.error})"
+    return line
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -199,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
         lake, zone = Lake(settings), ZoneInfo(settings.spark.time_zone)
         if args.command == "explain":
             print(explain(lake, args.payment_id, zone))
+            return 0
+        if args.command == "hold":
+            print(hold(lake, args.topic or settings.kafka.payment_topic, args.partition, args.offset, args.reason))
             return 0
         if args.command == "payouts":
             if args.first and args.last and args.last < args.first:

@@ -104,6 +104,12 @@ class SparkSettings(BaseModel):
         return str(Path(location).resolve())
 
 
+class BackfillSettings(BaseModel):
+    # A running backfill renews its lock every quarter of this; a lock not renewed for this long is
+    # a dead run's, and the next backfill takes it over.
+    lease_seconds: Annotated[int, Field(gt=0)] = 600
+
+
 class LakeSettings(BaseModel):
     """How people read the tables (`settlement.lake.Lake`: notebooks and the operator's command)."""
 
@@ -118,6 +124,7 @@ class Settings(BaseSettings):
     stream: StreamSettings = Field(default_factory=StreamSettings)
     reference: ReferenceSettings = Field(default_factory=ReferenceSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
+    backfill: BackfillSettings = Field(default_factory=BackfillSettings)
     lake: LakeSettings = Field(default_factory=LakeSettings)
 
     @classmethod

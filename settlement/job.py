@@ -33,11 +33,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"settlement: {error}", file=sys.stderr)
         return 1
     spark = spark_session(settings.spark)
-    query = topology.start(spark, settings, available_now=args.available_now)
+    settlement = topology.Settlement(spark, settings)
+    query = topology.start(spark, settings, available_now=args.available_now, settlement=settlement)
     try:
         query.awaitTermination()
     except StreamingQueryException as error:
-        print(f"settlement: the stream stopped: {one_line(error)}", file=sys.stderr)
+        failure = settlement.failure.line(settings.kafka.payment_topic) if settlement.failure else one_line(error)
+        print(f"settlement: the stream stopped: {failure}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         query.stop()

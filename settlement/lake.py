@@ -11,14 +11,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pandas as pd
-from deltalake import DeltaTable
+import pyarrow as pa
+from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
+from pydantic import BaseModel
 from pyspark.sql import Column
 from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import TimestampType
 
 from settlement.config import Settings, StorageSettings, load_settings
-from settlement.tables import TABLES
+from settlement.schema import spark_schema
+from settlement.tables import TABLES, frame
 
 Filters = Sequence[tuple[str, str, object]]
 
@@ -63,6 +67,21 @@ class Lake:
             if isinstance(field.dataType, TimestampType):
                 frame[field.name] = pd.to_datetime(frame[field.name]).dt.tz_localize(zone).dt.tz_convert("UTC")
         return frame
+
+    def append(self, name: str, rows: Sequence[BaseModel]) -> None:
+        """Add rows of the table's model (a few: an operator's decision, not a data load)."""
+        model = TABLES[name][0]
+        if self.settings.lake.engine == "spark":
+            spark = self.spark(name).sparkSession
+            frame(spark, model, list(rows)).write.format("delta").mode("append").save(self._spark_location(name))
+            return
+        columns = [row.model_dump() for row in rows]
+        table = pa.Table.from_pylist(columns, schema=to_arrow_schema(spark_schema(model), timezone="UTC"))
+        try:
+            target = DeltaTable(self.location(name))  # the job creates its tables; this never does
+        except TableNotFoundError:
+            raise self._missing(name) from None
+        write_deltalake(target, table, mode="append")
 
     def spark(self, name: str, spark=None):
         """The table as a Spark DataFrame (a session from the settings if none is given)."""

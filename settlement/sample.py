@@ -40,8 +40,8 @@ METHOD_WEIGHTS = {
 
 @dataclass(frozen=True)
 class SampleRecord:
-    key: str | None
-    value: str | None
+    key: str | bytes | None  # text goes as UTF-8; bytes as they are (a producer's bad bytes)
+    value: str | bytes | None
     arrival: datetime  # the Kafka timestamp
     partition: int | None = None  # None: the producer's partitioner chooses by key
     malformed: str | None = None  # the kind of fault, for records the contract rejects
@@ -191,6 +191,10 @@ def generate(
     return records
 
 
+def _encoded(text: str | bytes | None) -> bytes | None:
+    return text.encode("utf-8") if isinstance(text, str) else text
+
+
 def produce(records: Iterable[SampleRecord], kafka: KafkaSettings, topic: str | None = None) -> list[Produced]:
     """Send the records, each stamped with its arrival time; returns where the broker put them."""
     topic = topic or kafka.payment_topic
@@ -218,8 +222,8 @@ def produce(records: Iterable[SampleRecord], kafka: KafkaSettings, topic: str | 
         options = {"partition": record.partition} if record.partition is not None else {}
         producer.produce(
             topic,
-            key=record.key,
-            value=record.value.encode("utf-8") if record.value is not None else None,
+            key=_encoded(record.key),
+            value=_encoded(record.value),
             timestamp=int(record.arrival.timestamp() * 1000),
             on_delivery=lambda error, message, record=record: delivered(error, message, record),
             **options,

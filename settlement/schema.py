@@ -13,6 +13,7 @@ from typing import Annotated, Literal, Union, get_args, get_origin
 from pydantic import AwareDatetime, BaseModel
 from pyspark.sql.types import (
     ArrayType,
+    BinaryType,
     BooleanType,
     DataType,
     DateType,
@@ -26,6 +27,7 @@ from pyspark.sql.types import (
 
 _ATOMIC: dict[object, DataType] = {
     str: StringType(),
+    bytes: BinaryType(),
     int: LongType(),
     bool: BooleanType(),
     date: DateType(),

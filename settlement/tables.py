@@ -51,7 +51,12 @@ CONFLICTS = (
 
 
 class KafkaRecord(BaseModel):
-    """A record as read from the topic: where it was, and its key and value as text."""
+    """A record as read from the topic: where it was, and its key and value as text.
+
+    A key or value that is not UTF-8 is shown as text with U+FFFD for each byte that does not
+    decode, and kept exactly as sent in `key_bytes` or `value_bytes`; these are null for every
+    record that is UTF-8, so the ordinary record costs nothing more.
+    """
 
     topic: str
     partition: int
@@ -59,6 +64,8 @@ class KafkaRecord(BaseModel):
     kafka_timestamp: AwareDatetime
     key: str | None
     value: str | None
+    key_bytes: bytes | None
+    value_bytes: bytes | None
 
 
 class PaymentLogRow(KafkaRecord):
@@ -152,6 +159,34 @@ class BackfillRunRow(BaseModel):
     host: str
     pid: int
     summary: str | None
+    # Renewed while the run lives; a RUNNING row whose heartbeat is older than the lease is a dead
+    # run's, and the next backfill takes the lock over.
+    heartbeat_at: AwareDatetime | None
+
+
+class HeldRecordRow(BaseModel):
+    """A record an operator set aside (`settlement hold`): every path that reads records quarantines
+    it with `reason`, without validating it, so a record that fails its batch cannot stop the stream."""
+
+    topic: str
+    partition: int
+    offset: int
+    reason: str
+    held_at: AwareDatetime
+    held_by: str
+
+
+class BatchFailureRow(BaseModel):
+    """A micro-batch that failed, and the record that fails it on its own, when one does."""
+
+    query_id: str
+    batch_id: int
+    offsets: str  # per partition, `0:1200-5000 1:1100-4800` (the ends excluded)
+    error: str
+    topic: str | None
+    partition: int | None
+    offset: int | None
+    failed_at: AwareDatetime
 
 
 class MerchantRow(BaseModel):
@@ -180,6 +215,8 @@ APPROVAL_DAILY_STATS = "approval_daily_stats"
 DAY_CLOSE = "day_close"
 SETTLEMENT_BATCHES = "settlement_batches"
 BACKFILL_RUNS = "backfill_runs"
+HELD_RECORDS = "held_records"
+BATCH_FAILURES = "batch_failures"
 MERCHANTS = "merchants"
 PAYOUT_RULES = "payout_rules"
 
@@ -192,20 +229,29 @@ TABLES: dict[str, tuple[type[BaseModel], tuple[str, ...]]] = {
     DAY_CLOSE: (DayCloseRow, ()),
     SETTLEMENT_BATCHES: (SettlementBatchRow, ()),
     BACKFILL_RUNS: (BackfillRunRow, ()),
+    HELD_RECORDS: (HeldRecordRow, ()),
+    BATCH_FAILURES: (BatchFailureRow, ()),
     MERCHANTS: (MerchantRow, ()),
     PAYOUT_RULES: (PayoutRuleRow, ()),
 }
 
 
 def create_tables(spark: SparkSession, storage: StorageSettings) -> None:
+    """Every table, created if absent; a table made by an earlier version gains the nullable
+    columns added since (its rows read them as null)."""
     for name, (model, partitions) in TABLES.items():
-        (
+        schema = spark_schema(model)
+        table = (
             DeltaTable.createIfNotExists(spark)
             .location(storage.table(name))
-            .addColumns(spark_schema(model))
+            .addColumns(schema)
             .partitionedBy(*partitions)
             .execute()
         )
+        present = set(table.toDF().columns)
+        if missing := [field for field in schema if field.name not in present]:
+            columns = ", ".join(f"`{field.name}` {field.dataType.simpleString()}" for field in missing)
+            spark.sql(f"ALTER TABLE delta.`{storage.table(name)}` ADD COLUMNS ({columns})")
 
 
 def read(spark: SparkSession, storage: StorageSettings, name: str) -> DataFrame:

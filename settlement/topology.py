@@ -28,41 +28,25 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
-from settlement import base, broker, day_close, reference, statistics, validation
+from settlement import base, broker, day_close, guard, reference, statistics, validation
 from settlement.classification import classify
 from settlement.config import KafkaSettings, Settings, StorageSettings
 from settlement.contract import Classification
 from settlement.payout_rule import assign_payout
+from settlement.records import kafka_records, kafka_source
 from settlement.tables import (
     PAYMENT_LOG,
     QUARANTINE,
     SETTLEMENT_BATCHES,
     SettlementBatchRow,
     append,
+    conform,
     create_tables,
     frame,
     transaction,
 )
 
 log = logging.getLogger("settlement")
-
-
-def kafka_source(reader, kafka: KafkaSettings):
-    """A Kafka reader (stream or batch) with the cluster's address and client options."""
-    return reader.format("kafka").options(**kafka.spark_options())
-
-
-def kafka_records(loaded: DataFrame) -> DataFrame:
-    """Kafka records as the job sees them: their position, timestamp, key and value as text."""
-    return loaded.select(
-        "topic",
-        F.col("partition").cast("long").alias("partition"),
-        "offset",
-        F.col("timestamp").alias("kafka_timestamp"),
-        F.col("key").cast("string").alias("key"),
-        F.col("value").cast("string").alias("value"),
-        F.current_timestamp().alias("ingested_at"),
-    )
 
 
 def payment_records(spark: SparkSession, kafka: KafkaSettings) -> DataFrame:
@@ -97,6 +81,15 @@ def settle(payments: DataFrame, merchants: DataFrame, rules: DataFrame) -> DataF
     return assign_payout(classify(base.first_copies(payments), merchants), rules)
 
 
+def outputs(records: DataFrame, holds: list[validation.Hold], merchants: DataFrame, rules: DataFrame) -> list[DataFrame]:
+    """What a batch of records becomes, before any table is touched: its log rows, quarantine
+    rows, base rows and statistics, and FINISH markers."""
+    parsed = validation.parse(records, holds)
+    rows = base.base_rows(settle(validation.payments(parsed), merchants, rules), "dry-run", 0)
+    return [conform(parsed, PAYMENT_LOG), validation.rejected(parsed), rows, statistics.grouped(rows),
+            validation.finishes(parsed)]
+
+
 class Settlement:
     """The foreachBatch function: one micro-batch of Kafka records through the whole topology."""
 
@@ -104,6 +97,9 @@ class Settlement:
         self.spark = spark
         self.settings = settings
         self._query_id: str | None = None
+        self._holds: list[validation.Hold] | None = None
+        # The last batch that failed, with the record that fails it when one does (`guard`).
+        self.failure: guard.BatchFailure | None = None
         # Seconds spent per stage over every batch since the start: the log line shows each
         # batch's share, the benchmarks read the totals.
         self.stage_seconds: Counter[str] = Counter()
@@ -114,22 +110,47 @@ class Settlement:
             self._query_id = stream_query_id(self.spark, self.settings.storage)
         return self._query_id
 
+    @property
+    def holds(self) -> list[validation.Hold]:
+        """The records operators set aside, read once per start: a hold is placed while the job
+        is stopped on the record it holds."""
+        if self._holds is None:
+            self._holds = guard.holds(self.spark, self.settings.storage, self.settings.kafka.payment_topic)
+        return self._holds
+
     def __call__(self, records: DataFrame, batch_id: int) -> None:
+        try:
+            self.process(records, batch_id)
+        except Exception as error:
+            spark, storage = records.sparkSession, self.settings.storage
+            self.failure = guard.investigate(
+                spark, storage, self.query_id, batch_id, records, error,
+                lambda some: outputs(some, self.holds, reference.merchants(spark, storage),
+                                     reference.payout_rules(spark, storage)),
+            )
+            raise guard.BatchFailed(self.failure.line(self.settings.kafka.payment_topic)) from error
+
+    def process(self, records: DataFrame, batch_id: int) -> None:
         # The stream runs each batch in a session of its own: the transaction ids must be set
         # there, or the writes made through the batch's DataFrames would not carry them.
         spark, storage = records.sparkSession, self.settings.storage
         started, clock, spent = datetime.now(timezone.utc), time.monotonic(), Counter()
         stage = functools.partial(timed, spent)
         with stage("read and validate"):
-            parsed = validation.parse(records).persist()
+            parsed = validation.parse(records, self.holds).persist()
             tally = validation.tally(parsed)
         accepted, settled = Counter(), []
         with transaction(spark, app_id(self.query_id), batch_id):
             with stage("payment_log"):
                 append(parsed, storage, PAYMENT_LOG)
-            if tally.quarantined:
+            if tally.quarantined > tally.held:
                 with stage("quarantine"):
-                    append(validation.rejected(parsed), storage, QUARANTINE)
+                    append(validation.rejected(parsed.where(~F.col("held"))), storage, QUARANTINE)
+            if tally.held:
+                # A transaction of its own: the batch's may have committed its other quarantine
+                # rows before it failed on the record now held.
+                with stage("quarantine"), transaction(spark, f"{app_id(self.query_id)}-held", batch_id):
+                    append(validation.rejected(parsed.where("held")), storage, QUARANTINE)
             if tally.payments:
                 with stage("classify, payout rule, base"):
                     payouts = settle(validation.payments(parsed), reference.merchants(spark, storage),

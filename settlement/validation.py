@@ -1,10 +1,17 @@
 """Validation: each Kafka record against the contract's models, as an Arrow UDF.
 
-pydantic (its Rust core) parses and validates each value; the UDF hands Spark whole Arrow columns.
-A rejected record carries a reason naming the field and the fault, in the sender's field names.
+The UDF takes the key and value as the bytes that were sent, so no byte sequence can make it
+raise: a key or value that is not UTF-8 is rejected with the offending byte named, and the rest is
+parsed and validated by pydantic (its Rust core); the UDF hands Spark whole Arrow columns. A
+rejected record carries a reason naming the field and the fault, in the sender's field names.
 """
 
 from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pyarrow as pa
 from pydantic import ValidationError
@@ -40,11 +47,25 @@ def reason(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _parse(value: str | None) -> tuple:
+def not_utf8(what: str, raw: bytes) -> str | None:
+    """`value: not UTF-8 (byte 0xED at offset 57: invalid continuation byte)`, or None if it is."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as fault:
+        return f"{what}: not UTF-8 (byte 0x{raw[fault.start]:02X} at offset {fault.start}: {fault.reason})"
+    return None
+
+
+def _parse(key: bytes | None, value: bytes | None) -> tuple:
+    """One record's message fields and error, from its bytes as sent. Never raises: whatever the
+    bytes, the record is a message or has a reason."""
+    faults = [fault for fault in (key and not_utf8("key", key), value and not_utf8("value", value)) if fault]
     if value is None:
-        return (None, None, *_NO_PAYMENT, None, "value: missing (a null Kafka value)")
-    if not value.strip():
-        return (None, None, *_NO_PAYMENT, None, "value: empty")
+        faults.append("value: missing (a null Kafka value)")
+    elif not faults and not value.strip():
+        faults.append("value: empty")
+    if faults:
+        return (None, None, *_NO_PAYMENT, None, "; ".join(faults))
     try:
         message = MESSAGE.validate_json(value)
     except ValidationError as error:
@@ -55,17 +76,50 @@ def _parse(value: str | None) -> tuple:
     return (message.channel, message.action, *_NO_PAYMENT, message.data.closing_date, None)
 
 
-@arrow_udf(PARSED)
-def parse_messages(values: pa.Array) -> pa.Array:
-    rows = [_parse(value) for value in values.to_pylist()]
+def parse_columns(keys: pa.Array, values: pa.Array) -> pa.Array:
+    """Keys and values (binary) to the PARSED struct, a record a row."""
+    rows = [_parse(key, value) for key, value in zip(keys.to_pylist(), values.to_pylist())]
     columns = zip(*rows) if rows else [[] for _ in _ARROW]
     arrays = [pa.array(column, type=field.type) for column, field in zip(columns, _ARROW)]
     return pa.StructArray.from_arrays(arrays, fields=list(_ARROW))
 
 
-def parse(records: DataFrame) -> DataFrame:
-    """Kafka records with their parsed `message` (or its `message.error`)."""
-    return records.withColumn("message", parse_messages("value"))
+parse_messages = arrow_udf(PARSED)(parse_columns)
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A record set aside by an operator (`settlement hold`), and why."""
+
+    topic: str
+    partition: int
+    offset: int
+    reason: str
+
+    def column(self) -> Column:
+        return (F.col("topic") == self.topic) & (F.col("partition") == self.partition) & (F.col("offset") == self.offset)
+
+
+def parse(records: DataFrame, holds: Sequence[Hold] = ()) -> DataFrame:
+    """Kafka records (`settlement.records`) with their parsed `message` (or its `message.error`),
+    and whether an operator `held` the record.
+
+    A held record is not validated at all (whatever fails on it cannot fail here): it is rejected
+    with its hold's reason."""
+    if not holds:
+        return records.withColumns({"message": parse_messages("raw_key", "raw_value"), "held": F.lit(False)})
+    held = functools.reduce(operator.or_, (hold.column() for hold in holds))
+    reason = functools.reduce(
+        lambda chosen, hold: chosen.when(hold.column(), f"held by an operator: {hold.reason}"),
+        holds[1:], F.when(holds[0].column(), f"held by an operator: {holds[0].reason}"),
+    )
+    unread = F.when(held, F.lit(None).cast("binary"))
+    parsed = records.withColumn(
+        "message", parse_messages(unread.otherwise(F.col("raw_key")), unread.otherwise(F.col("raw_value")))
+    )
+    return parsed.withColumns(
+        {"message": F.when(held, F.col("message").withField("error", reason)).otherwise(F.col("message")), "held": held}
+    )
 
 
 def _rejected() -> Column:
@@ -73,10 +127,11 @@ def _rejected() -> Column:
 
 
 def tally(parsed: DataFrame) -> Row:
-    """records_in, quarantined, payments and finish of a parsed batch, in one pass."""
+    """records_in, quarantined (of them, held), payments and finish of a parsed batch, in one pass."""
     return parsed.agg(
         F.count("*").alias("records_in"),
         F.count_if(_rejected()).alias("quarantined"),
+        F.count_if("held").alias("held"),
         F.count_if(F.col("message.action") == "PAYMENT").alias("payments"),
         F.count_if(F.col("message.action") == "FINISH").alias("finish"),
     ).first()
@@ -84,7 +139,7 @@ def tally(parsed: DataFrame) -> Row:
 
 def rejected(parsed: DataFrame) -> DataFrame:
     return parsed.where(_rejected()).select(
-        "topic", "partition", "offset", "kafka_timestamp", "key", "value",
+        "topic", "partition", "offset", "kafka_timestamp", "key", "value", "key_bytes", "value_bytes",
         F.col("message.error").alias("error"), F.current_timestamp().alias("quarantined_at"),
     )
 

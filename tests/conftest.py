@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings as hypothesis_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -15,6 +15,14 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 os.environ.setdefault("PYSPARK_PYTHON", str(ROOT / ".venv/bin/python"))
 os.environ.setdefault("SPARK_CONF_DIR", str(ROOT / "conf/spark"))
 os.environ["SETTLEMENT_CONFIG"] = str(ROOT / "conf/settlement.toml")
+
+# `make test`: the same examples every run (a fixed seed), enough to cover each family of input in
+# seconds. `make fuzz`: new random examples, many more of them; a failure prints how to replay it.
+hypothesis_settings.register_profile("ci", derandomize=True, max_examples=300, deadline=None, database=None,
+                                     suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.register_profile("fuzz", max_examples=int(os.environ.get("FUZZ_EXAMPLES", 20_000)), deadline=None, print_blob=True,
+                                     suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")
@@ -46,15 +54,9 @@ def broker_up() -> None:
 @pytest.fixture
 def settings(tmp_path, broker_up):
     """Settings of one test: its own topics, tables and checkpoint; reference data from conf/."""
-    from settlement.config import load_settings
+    from tests.harness import fresh_settings
 
-    run = uuid.uuid4().hex[:8]
-    return load_settings(
-        kafka={"payment_topic": f"payment-{run}", "statistics_topic": f"payment-statistics-{run}"},
-        storage={"root": str(tmp_path / "lake"), "checkpoint": str(tmp_path / "checkpoint")},
-        reference={"merchants": ROOT / "conf/merchants.csv", "payout_rules": ROOT / "conf/payout_rules.csv"},
-        spark={"jars": str(ROOT / ".local/jars")},
-    )
+    return fresh_settings(tmp_path)
 
 
 @pytest.fixture(scope="session")

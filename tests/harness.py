@@ -41,15 +41,20 @@ def contract_records(examples: list[dict]) -> list[SampleRecord]:
     ]
 
 
-def sample_lake(spark, examples: list, folder: Path) -> Settings:
-    """The contract's examples and a small sample, through the stream: the settings of those tables."""
+def fresh_settings(folder: Path) -> Settings:
+    """Settings of topics and tables of their own, in `folder`; reference data from conf/."""
     run = uuid.uuid4().hex[:8]
-    settings = load_settings(
+    return load_settings(
         kafka={"payment_topic": f"payment-{run}", "statistics_topic": f"payment-statistics-{run}"},
         storage={"root": str(folder / "lake"), "checkpoint": str(folder / "checkpoint")},
         reference={"merchants": ROOT / "conf/merchants.csv", "payout_rules": ROOT / "conf/payout_rules.csv"},
         spark={"jars": str(ROOT / ".local/jars")},
     )
+
+
+def sample_lake(spark, examples: list, folder: Path) -> Settings:
+    """The contract's examples and a small sample, through the stream: the settings of those tables."""
+    settings = fresh_settings(folder)
     create_topics(settings.kafka, {settings.kafka.payment_topic: SAMPLE_PARTITIONS, settings.kafka.statistics_topic: 1})
     reference.load(spark, settings)
     merchants = [MerchantRow(**m) for m in read_csv(settings.reference.merchants)]
@@ -71,6 +76,7 @@ def environment(settings: Settings) -> dict[str, str]:
         "SETTLEMENT_STORAGE__ROOT": settings.storage.root,
         "SETTLEMENT_STORAGE__CHECKPOINT": settings.storage.checkpoint,
         "SETTLEMENT_SPARK__JARS": settings.spark.jars,
+        "SETTLEMENT_BACKFILL__LEASE_SECONDS": str(settings.backfill.lease_seconds),
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,11 @@ from settlement.tables import (
     QUARANTINE,
     SETTLEMENT_BASE,
     TABLES,
+    BackfillRunRow,
+    BackfillStatus,
     MerchantRow,
+    append,
+    frame,
     read,
 )
 from tests import harness
@@ -153,7 +157,8 @@ def test_a_merchant_made_non_settlement_retroactively(spark, settings, reference
 def test_one_backfill_at_a_time(spark, settings):
     spark_storage = settings.storage
     create_topics(settings.kafka, {settings.kafka.payment_topic: 1, settings.kafka.statistics_topic: 1})
-    other = backfill.claim(spark, spark_storage, "other-run", "rederive", "2025-05-18")
+    other = backfill.claim(spark, spark_storage, "other-run", "rederive", "2025-05-18",
+                           settings.backfill.lease_seconds)
     code, out, err = harness.backfill(settings, "rederive", "--from", "2025-05-18")
     assert code == 1
     assert err.strip().startswith("backfill: backfill other-run (rederive 2025-05-18")
@@ -166,6 +171,32 @@ def test_one_backfill_at_a_time(spark, settings):
     assert runs["other-run"].status == "ABANDONED"
     (ours,) = [row for run_id, row in runs.items() if run_id != other.run_id]
     assert ours.status == "DONE" and ours.summary == out.splitlines()[-1]
+
+
+@pytest.mark.integration
+def test_a_dead_backfills_lock_is_taken_over_and_a_live_ones_is_not(spark, settings):
+    settings = settings.model_copy(update={"backfill": settings.backfill.model_copy(update={"lease_seconds": 4})})
+    create_topics(settings.kafka, {settings.kafka.payment_topic: 1, settings.kafka.statistics_topic: 1})
+    # A live run keeps beating: twice its lease later, it still holds the lock.
+    live = backfill.claim(spark, settings.storage, "live-run", "rederive", "2025-05-18", lease_seconds=4)
+    time.sleep(8)
+    code, _, err = harness.backfill(settings, "rederive", "--from", "2025-05-18")
+    assert code == 1 and err.strip().startswith("backfill: backfill live-run (rederive 2025-05-18"), err
+    live.release(BackfillStatus.DONE, "done")
+    # A killed run leaves its RUNNING row, and its heartbeat stops.
+    long_ago = datetime.now(timezone.utc) - timedelta(minutes=10)
+    dead = BackfillRunRow(run_id="dead-run", mode="log", scope="2025-05-17", status=BackfillStatus.RUNNING,
+                          started_at=long_ago, finished_at=None, host="gone", pid=1, summary=None, heartbeat_at=long_ago)
+    append(frame(spark, BackfillRunRow, [dead]), settings.storage, BACKFILL_RUNS)
+    code, out, err = harness.backfill(settings, "rederive", "--from", "2025-05-18")
+    assert code == 0, err
+    first = err.splitlines()[0]
+    assert first.startswith("backfill: backfill dead-run (log 2025-05-17, on gone pid 1) was last heard of at "), err
+    assert first.endswith(", longer ago than the lease of 4 s: marked ABANDONED, and this run takes the lock over")
+    runs = {row.run_id: row for row in read(spark, settings.storage, BACKFILL_RUNS).collect()}
+    assert (runs["live-run"].status, runs["dead-run"].status) == ("DONE", "ABANDONED")
+    (ours,) = [row for run_id, row in runs.items() if run_id not in ("live-run", "dead-run")]
+    assert ours.status == "DONE" and runs["dead-run"].summary == f"lease of 4 s expired; taken over by backfill {ours.run_id}"
 
 
 def without(rows: list[tuple], name: str, *columns: str) -> list[tuple]:

@@ -23,7 +23,7 @@ REASONS = {
 
 
 def parsed(value: str | None) -> dict:
-    return dict(zip(FIELDS, _parse(value)))
+    return dict(zip(FIELDS, _parse(None, None if value is None else value.encode())))
 
 
 def test_every_example_lands_where_the_contract_says(contract_examples):

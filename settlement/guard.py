@@ -1,0 +1,121 @@
+"""The poison-pill guard: the last line of defence against a record that fails its batch.
+
+Validation rejects every input it knows to be bad, and cannot raise. A record that still fails a
+batch (a fault nobody has found yet) would fail it again on every restart: the stream would stop
+for every merchant. So when a batch fails, the guard runs the batch's stages again without writing
+(`topology.outputs`), bisecting its records until one record fails them on its own. The failure,
+with that record when there is one, goes to `batch_failures` and to the one line the job prints,
+and the stream stops: an operator decides.
+
+Moving on is `settlement hold`: the record joins `held_records`, and on the next start every path
+that reads records (the stream, the backfill) quarantines it unread, with the operator's reason.
+The failed batch is replayed with the same offsets and its transaction ids, so what it committed
+before failing is not written twice, and the held record lands in quarantine once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from settlement.arguments import one_line
+from settlement.config import StorageSettings
+from settlement.tables import BATCH_FAILURES, HELD_RECORDS, BatchFailureRow, append, frame, read
+from settlement.validation import Hold
+
+log = logging.getLogger("settlement")
+
+
+class BatchFailed(Exception):
+    """A batch failed; the message is the one line the job prints."""
+
+
+@dataclass(frozen=True)
+class BatchFailure:
+    batch_id: int
+    offsets: str
+    error: str
+    culprit: tuple[str, int, int] | None  # topic, partition, offset
+
+    def line(self, topic: str) -> str:
+        where = f"batch {self.batch_id} ({topic} {self.offsets}) failed: {self.error}"
+        if self.culprit is None:
+            return f"{where}. No record fails the batch's stages on its own: not a fault of one record's data."
+        topic, partition, offset = self.culprit
+        return (
+            f"{where}. Record {topic}/{partition}/{offset} fails it on its own. To quarantine that record and go on:"
+            f" python -m settlement hold --partition {partition} --offset {offset} --reason '...', then start the job again."
+        )
+
+
+def holds(spark: SparkSession, storage: StorageSettings, topic: str) -> list[Hold]:
+    rows = read(spark, storage, HELD_RECORDS).where(F.col("topic") == topic).collect()
+    return [Hold(row.topic, row.partition, row.offset, row.reason) for row in rows]
+
+
+def offset_ranges(records: DataFrame) -> str:
+    """`0:1200-5000 1:1100-4800`: the batch's offsets per partition, the ends excluded."""
+    rows = records.groupBy("partition").agg(F.min("offset").alias("first"), F.max("offset").alias("last")).collect()
+    return " ".join(f"{row.partition}:{row.first}-{row.last + 1}" for row in sorted(rows))
+
+
+def culprit(records: DataFrame, stages: Callable[[DataFrame], list[DataFrame]]) -> tuple[str, int, int] | None:
+    """The record that fails `stages` on its own, found by bisecting the records in (topic,
+    partition, offset) order; None when the stages pass, or fail only on records together."""
+    position = F.struct("topic", "partition", "offset")
+    positions = sorted(tuple(row) for row in records.select("topic", "partition", "offset").collect())
+
+    def at(n: int) -> Column:
+        topic, partition, offset = positions[n]
+        return F.struct(F.lit(topic).alias("topic"), F.lit(partition).cast("long").alias("partition"),
+                        F.lit(offset).cast("long").alias("offset"))
+
+    def fails(first: int, end: int) -> bool:
+        # Built outside the `try`: a plan that does not analyse is the guard's fault, not a record's.
+        probes = [output.write.format("noop").mode("overwrite")
+                  for output in stages(records.where((position >= at(first)) & (position <= at(end - 1))))]
+        try:
+            for probe in probes:
+                probe.save()
+        except Exception:
+            return True
+        return False
+
+    first, end = 0, len(positions)
+    if not positions or not fails(first, end):
+        return None
+    while end - first > 1:
+        middle = (first + end) // 2
+        if fails(first, middle):
+            end = middle
+        elif fails(middle, end):
+            first = middle
+        else:
+            return None
+    return positions[first]
+
+
+def investigate(
+    spark: SparkSession, storage: StorageSettings, query_id: str, batch_id: int, records: DataFrame,
+    error: Exception, stages: Callable[[DataFrame], list[DataFrame]],
+) -> BatchFailure:
+    """Look for the record that fails the batch, and record what was found in `batch_failures`."""
+    failure = BatchFailure(batch_id, "", one_line(error), None)
+    try:
+        records = records.persist()
+        failure = BatchFailure(batch_id, offset_ranges(records), failure.error, culprit(records, stages))
+        topic, partition, offset = failure.culprit or (None, None, None)
+        row = BatchFailureRow(
+            query_id=query_id, batch_id=batch_id, offsets=failure.offsets, error=failure.error,
+            topic=topic, partition=partition, offset=offset, failed_at=datetime.now(timezone.utc),
+        )
+        append(frame(spark, BatchFailureRow, [row]), storage, BATCH_FAILURES)
+        records.unpersist()
+    except Exception as trouble:  # the guard must not hide the batch's own error
+        log.error("batch %d: could not look for the record that fails it: %s", batch_id, one_line(trouble))
+    return failure

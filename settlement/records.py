@@ -1,0 +1,51 @@
+"""Kafka records as every path reads them: the stream, the backfill from the topic, and the
+backfill from `payment_log`.
+
+A record carries its position and timestamp; its key and value as the log keeps them (text, and
+the exact bytes of a key or value that is not UTF-8: see `settlement.tables.KafkaRecord`); and
+`raw_key` and `raw_value`, the bytes as sent, which validation reads and no table stores.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from settlement.config import KafkaSettings
+
+
+def kafka_source(reader, kafka: KafkaSettings):
+    """A Kafka reader (stream or batch) with the cluster's address and client options."""
+    return reader.format("kafka").options(**kafka.spark_options())
+
+
+def as_logged(raw: Column, name: str) -> dict[str, Column]:
+    """Bytes as the log keeps them: `name` (text) and `name_bytes` (only if not UTF-8)."""
+    # Spark's string cast keeps the bytes as they are; the log's text column must be UTF-8.
+    text = raw.cast("string")
+    return {name: F.make_valid_utf8(text), f"{name}_bytes": F.when(~F.is_valid_utf8(text), raw)}
+
+
+def kafka_records(loaded: DataFrame) -> DataFrame:
+    """Records of Spark's Kafka source (stream or batch)."""
+    return loaded.select(
+        "topic",
+        F.col("partition").cast("long").alias("partition"),
+        "offset",
+        F.col("timestamp").alias("kafka_timestamp"),
+        F.col("key").alias("raw_key"),
+        F.col("value").alias("raw_value"),
+    ).withColumns(
+        {**as_logged(F.col("raw_key"), "key"), **as_logged(F.col("raw_value"), "value"),
+         "ingested_at": F.current_timestamp()}
+    )
+
+
+def logged_records(log: DataFrame) -> DataFrame:
+    """Records of `payment_log`, with the bytes that were sent restored."""
+    return log.withColumns(
+        {
+            "raw_key": F.coalesce(F.col("key_bytes"), F.encode("key", "UTF-8")),
+            "raw_value": F.coalesce(F.col("value_bytes"), F.encode("value", "UTF-8")),
+        }
+    )
