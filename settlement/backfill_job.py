@@ -164,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
             units, what = (run.rederive_units(scope) if args.mode == "rederive" else run.log_units(scope)), "date"
         lock = None
         if not args.dry_run:
-            lock = backfill.claim(spark, settings.storage, run_id, args.mode, str(scope), settings.backfill.lease_seconds)
+            lease = settings.backfill.lease_seconds
+            lock = backfill.claim(spark, settings.storage, run_id, args.mode, str(scope), lease)
             for line in lock.took_over:
                 print(f"{PROG}: {line}", file=sys.stderr, flush=True)
         try:

@@ -48,8 +48,9 @@ class BatchFailure:
             return f"{where}. No record fails the batch's stages on its own: not a fault of one record's data."
         topic, partition, offset = self.culprit
         return (
-            f"{where}. Record {topic}/{partition}/{offset} fails it on its own. To quarantine that record and go on:"
-            f" python -m settlement hold --partition {partition} --offset {offset} --reason '...', then start the job again."
+            f"{where}. Record {topic}/{partition}/{offset} fails it on its own. To quarantine that record and go"
+            f" on: python -m settlement hold --partition {partition} --offset {offset} --reason '...', then start"
+            " the job again."
         )
 
 
@@ -65,8 +66,9 @@ def offset_ranges(records: DataFrame) -> str:
 
 
 def culprit(records: DataFrame, stages: Callable[[DataFrame], list[DataFrame]]) -> tuple[str, int, int] | None:
-    """The record that fails `stages` on its own, found by bisecting the records in (topic,
-    partition, offset) order; None when the stages pass, or fail only on records together."""
+    """The record that fails `stages` on its own while the others pass them, found by bisecting
+    the records in (topic, partition, offset) order; None when there is no such record (the stages
+    pass, fail only on records together, or fail whatever the records: a stopping stream)."""
     position = F.struct("topic", "partition", "offset")
     positions = sorted(tuple(row) for row in records.select("topic", "partition", "offset").collect())
 
@@ -75,10 +77,9 @@ def culprit(records: DataFrame, stages: Callable[[DataFrame], list[DataFrame]]) 
         return F.struct(F.lit(topic).alias("topic"), F.lit(partition).cast("long").alias("partition"),
                         F.lit(offset).cast("long").alias("offset"))
 
-    def fails(first: int, end: int) -> bool:
+    def fails(some: DataFrame) -> bool:
         # Built outside the `try`: a plan that does not analyse is the guard's fault, not a record's.
-        probes = [output.write.format("noop").mode("overwrite")
-                  for output in stages(records.where((position >= at(first)) & (position <= at(end - 1))))]
+        probes = [output.write.format("noop").mode("overwrite") for output in stages(some)]
         try:
             for probe in probes:
                 probe.save()
@@ -86,17 +87,22 @@ def culprit(records: DataFrame, stages: Callable[[DataFrame], list[DataFrame]]) 
             return True
         return False
 
+    def between(first: int, end: int) -> DataFrame:
+        return records.where((position >= at(first)) & (position <= at(end - 1)))
+
     first, end = 0, len(positions)
-    if not positions or not fails(first, end):
+    if not positions or not fails(records):
         return None
     while end - first > 1:
         middle = (first + end) // 2
-        if fails(first, middle):
+        if fails(between(first, middle)):
             end = middle
-        elif fails(middle, end):
+        elif fails(between(middle, end)):
             first = middle
         else:
             return None
+    if fails(records.where(position != at(first))):
+        return None
     return positions[first]
 
 

@@ -10,6 +10,10 @@
 Every Delta write of micro-batch N carries the transaction id (query id, N): Delta skips a write
 it has already committed, so a batch replayed after a crash changes nothing twice. The statistics
 are counted from the base rows the batch accepted, read back, so a replay counts the same rows.
+
+Records come in as `settlement.records` makes them (their bytes as sent, and as the log keeps
+them). A batch that fails is handed to `settlement.guard`, which names the record that fails it;
+records an operator held are quarantined by validation without being read.
 """
 
 from __future__ import annotations
@@ -81,7 +85,9 @@ def settle(payments: DataFrame, merchants: DataFrame, rules: DataFrame) -> DataF
     return assign_payout(classify(base.first_copies(payments), merchants), rules)
 
 
-def outputs(records: DataFrame, holds: list[validation.Hold], merchants: DataFrame, rules: DataFrame) -> list[DataFrame]:
+def outputs(
+    records: DataFrame, holds: list[validation.Hold], merchants: DataFrame, rules: DataFrame
+) -> list[DataFrame]:
     """What a batch of records becomes, before any table is touched: its log rows, quarantine
     rows, base rows and statistics, and FINISH markers."""
     parsed = validation.parse(records, holds)

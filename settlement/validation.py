@@ -97,7 +97,9 @@ class Hold:
     reason: str
 
     def column(self) -> Column:
-        return (F.col("topic") == self.topic) & (F.col("partition") == self.partition) & (F.col("offset") == self.offset)
+        return (
+            (F.col("topic") == self.topic) & (F.col("partition") == self.partition) & (F.col("offset") == self.offset)
+        )
 
 
 def parse(records: DataFrame, holds: Sequence[Hold] = ()) -> DataFrame:

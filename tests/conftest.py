@@ -20,8 +20,8 @@ os.environ["SETTLEMENT_CONFIG"] = str(ROOT / "conf/settlement.toml")
 # seconds. `make fuzz`: new random examples, many more of them; a failure prints how to replay it.
 hypothesis_settings.register_profile("ci", derandomize=True, max_examples=300, deadline=None, database=None,
                                      suppress_health_check=[HealthCheck.too_slow])
-hypothesis_settings.register_profile("fuzz", max_examples=int(os.environ.get("FUZZ_EXAMPLES", 20_000)), deadline=None, print_blob=True,
-                                     suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.register_profile("fuzz", max_examples=int(os.environ.get("FUZZ_EXAMPLES", 20_000)),
+                                     deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow])
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 

@@ -30,7 +30,9 @@ MOST_WON = 1_000_000_000_000
 LOCAL_DATE_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})?")
 
 # JSON proper: NaN and Infinity are not JSON (the arbitrary bytes bring them).
-json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30)
+json_scalars = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30)
+)
 json_values = st.recursive(
     json_scalars,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
@@ -120,11 +122,16 @@ def _respellings(word: str) -> st.SearchStrategy[str]:
 
 def mutated_values(field: str) -> st.SearchStrategy[object]:
     """Values for `field`: of other types, out of range, respelled, malformed, of every size."""
-    other_types = json_scalars | st.lists(json_scalars, max_size=2) | st.dictionaries(st.text(max_size=3), json_scalars, max_size=2)
+    other_types = (
+        json_scalars | st.lists(json_scalars, max_size=2)
+        | st.dictionaries(st.text(max_size=3), json_scalars, max_size=2)
+    )
     if field == "amount":
-        return other_types | st.integers(-(2**70), 2**70) | st.sampled_from([-1, 0, MOST_WON, MOST_WON + 1, 1.0, 1e12, 2**63])
+        edges = [-1, 0, MOST_WON, MOST_WON + 1, 1.0, 1e12, 2**63]
+        return other_types | st.integers(-(2**70), 2**70) | st.sampled_from(edges)
     if field in IDS:
-        return other_types | st.text(st.characters(codec="utf-8"), min_size=0, max_size=80) | st.sampled_from(["", "x" * 64, "x" * 65, "\x00", "가" * 64])
+        edges = ["", "x" * 64, "x" * 65, "\x00", "가" * 64]
+        return other_types | st.text(st.characters(codec="utf-8"), max_size=80) | st.sampled_from(edges)
     if field in ENUMS:
         return other_types | st.sampled_from(ENUMS[field]).flatmap(_respellings) | st.sampled_from(ENUMS[field])
     if field == "paymentDate":
@@ -175,7 +182,8 @@ def corrupted(draw) -> bytes:
     """A valid message with bytes that are not UTF-8 spliced into it (a merchant's `\\xed\\xb3\\xbf`)."""
     text = json.dumps(message(draw(payments())))
     cut = draw(st.integers(0, len(text)))
-    junk = draw(st.sampled_from([b"\xed\xb3\xbf", b"\xff", b"\xc0\x80", b"\xe2\x82", b"\xf4\x90\x80\x80"]) | st.binary(min_size=1, max_size=4).filter(not_utf8))
+    known = [b"\xed\xb3\xbf", b"\xff", b"\xc0\x80", b"\xe2\x82", b"\xf4\x90\x80\x80"]
+    junk = draw(st.sampled_from(known) | st.binary(min_size=1, max_size=4).filter(not_utf8))
     return text[:cut].encode() + junk + text[cut:].encode()
 
 

@@ -185,8 +185,10 @@ def test_a_dead_backfills_lock_is_taken_over_and_a_live_ones_is_not(spark, setti
     live.release(BackfillStatus.DONE, "done")
     # A killed run leaves its RUNNING row, and its heartbeat stops.
     long_ago = datetime.now(timezone.utc) - timedelta(minutes=10)
-    dead = BackfillRunRow(run_id="dead-run", mode="log", scope="2025-05-17", status=BackfillStatus.RUNNING,
-                          started_at=long_ago, finished_at=None, host="gone", pid=1, summary=None, heartbeat_at=long_ago)
+    dead = BackfillRunRow(
+        run_id="dead-run", mode="log", scope="2025-05-17", status=BackfillStatus.RUNNING, started_at=long_ago,
+        finished_at=None, host="gone", pid=1, summary=None, heartbeat_at=long_ago,
+    )
     append(frame(spark, BackfillRunRow, [dead]), settings.storage, BACKFILL_RUNS)
     code, out, err = harness.backfill(settings, "rederive", "--from", "2025-05-18")
     assert code == 0, err
@@ -196,7 +198,8 @@ def test_a_dead_backfills_lock_is_taken_over_and_a_live_ones_is_not(spark, setti
     runs = {row.run_id: row for row in read(spark, settings.storage, BACKFILL_RUNS).collect()}
     assert (runs["live-run"].status, runs["dead-run"].status) == ("DONE", "ABANDONED")
     (ours,) = [row for run_id, row in runs.items() if run_id not in ("live-run", "dead-run")]
-    assert ours.status == "DONE" and runs["dead-run"].summary == f"lease of 4 s expired; taken over by backfill {ours.run_id}"
+    assert ours.status == "DONE"
+    assert runs["dead-run"].summary == f"lease of 4 s expired; taken over by backfill {ours.run_id}"
 
 
 def without(rows: list[tuple], name: str, *columns: str) -> list[tuple]:

@@ -11,7 +11,7 @@ from unittest import mock
 import pytest
 from pyspark.sql import functions as F
 
-from settlement import cli, job, reference, topology
+from settlement import cli, guard, job, reference, topology
 from settlement.broker import create_topics
 from settlement.sample import SampleRecord, generate, produce
 from settlement.tables import BATCH_FAILURES, QUARANTINE, SETTLEMENT_BASE, MerchantRow, read
@@ -81,5 +81,25 @@ def test_a_record_that_fails_its_batch_is_named_held_and_quarantined(spark, sett
         for p in produced]
     expected.process(held, merchants, rules)
     assert broken(invariants(spark, settings, expected, produced, PARTITIONS)) == {}
-    (row,) = read(spark, settings.storage, QUARANTINE).where(f"offset = {culprit.offset} AND partition = {culprit.partition}").collect()
+    quarantined = read(spark, settings.storage, QUARANTINE)
+    (row,) = quarantined.where(f"offset = {culprit.offset} AND partition = {culprit.partition}").collect()
     assert row.error == "held by an operator: INC-1234"
+
+
+def failing_on(condition: str):
+    """Stages that fail wherever `condition` holds for some record of the batch."""
+    def stages(records):
+        return [records.withColumn("checked", F.when(F.expr(condition), F.raise_error(F.lit(FAULT))))]
+    return stages
+
+
+def test_the_guard_names_the_one_record_and_no_record_when_none_is_to_blame(spark):
+    records = spark.createDataFrame([("t", p, o) for p in range(2) for o in range(40)],
+                                    "topic string, partition long, offset long")
+    assert guard.culprit(records, failing_on("partition = 1 AND offset = 17")) == ("t", 1, 17)
+    assert guard.culprit(records, failing_on("false")) is None
+    assert guard.culprit(records, failing_on("true")) is None  # every record fails: a stage, not a record
+    # Two records fail only together: no one of them is to blame.
+    together = "count(*) OVER (PARTITION BY topic) = 80"
+    assert guard.culprit(records, lambda some: [some.withColumn("n", F.expr(together)).withColumn(
+        "checked", F.when(F.col("n"), F.raise_error(F.lit(FAULT))))]) is None

@@ -83,7 +83,9 @@ def test_records_that_are_not_utf8_are_quarantined_and_the_stream_goes_on(spark,
     assert broken(invariants(spark, settings, expected, first, PARTITIONS)) == {}
     kept_as_sent(spark, settings, first)
     errors = {(row.partition, row.offset): row.error for row in read(spark, settings.storage, QUARANTINE).collect()}
-    reasons = {p.record.malformed: errors[(p.partition, p.offset)] for p in first if "UTF-8" in (p.record.malformed or "")}
+    reasons = {
+        p.record.malformed: errors[(p.partition, p.offset)] for p in first if "UTF-8" in (p.record.malformed or "")
+    }
     at = payment_bytes("A-value", b"merchant-\xed\xb3\xbf").index(b"\xed")
     assert reasons == {
         "value not UTF-8": f"value: not UTF-8 (byte 0xED at offset {at}: invalid continuation byte)",
