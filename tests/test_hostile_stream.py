@@ -50,6 +50,22 @@ def not_utf8_records(prefix: str, arrival: datetime) -> list[SampleRecord]:
     ]
 
 
+def other_hostile_records(prefix: str, arrival: datetime) -> list[SampleRecord]:
+    """What else a producer can send: a tombstone, deep nesting, a BOM, NaN, trailing garbage, and a
+    valid payment of 900 KB (accepted: the contract ignores fields it does not name)."""
+    big = json.loads(payment_bytes(f"{prefix}-900KB"))
+    big["data"]["notes"] = "x" * 900_000
+    return [
+        SampleRecord(f"{prefix}-tombstone", None, arrival, malformed="tombstone"),
+        SampleRecord(None, b"[" * 50_000 + b"]" * 50_000, arrival, malformed="deep nesting"),
+        SampleRecord(f"{prefix}-bom", b"\xef\xbb\xbf" + payment_bytes(f"{prefix}-bom"), arrival, malformed="BOM"),
+        SampleRecord(None, b"NaN", arrival, malformed="NaN"),
+        SampleRecord(f"{prefix}-trailing", payment_bytes(f"{prefix}-trailing") + b"}garbage", arrival,
+                     malformed="trailing garbage"),
+        SampleRecord(f"{prefix}-900KB", json.dumps(big), arrival),
+    ]
+
+
 def kept_as_sent(spark, settings, produced: list) -> None:
     """Every record's key and value in payment_log: the bytes of those that are not UTF-8, the text
     of the others; the quarantine keeps the same."""
@@ -76,6 +92,7 @@ def test_records_that_are_not_utf8_are_quarantined_and_the_stream_goes_on(spark,
     arrival = datetime(2025, 5, 19, 11, 0, tzinfo=timezone.utc)
 
     first = produce(harness.contract_records(contract_examples) + not_utf8_records("A", arrival)
+                    + other_hostile_records("A", arrival)
                     + generate(1_000, merchant_rows, partitions=PARTITIONS, seed=31, id_prefix="A"), kafka)
     expected = Expected()
     expected.process(first, merchants, rules)

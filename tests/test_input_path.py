@@ -41,10 +41,13 @@ def fate(key: bytes | None, value: bytes | None) -> tuple[str, dict]:
 @example(b'{"channel":"ONLINE","action":"PAYMENT","data":{"merchantNumber":"\xed\xb3\xbf"}}', None)
 @example(b"\xef\xbb\xbf{}", None)
 @example(b"NaN", None)
+@example(None, b"p-1")
+@example(b"[" * 50_000 + b"]" * 50_000, None)
+@example(b'{"channel":"ONLINE","action":"FINISH","data":{"closingDate":"2025-05-19"}}garbage', None)
 @example(b"", b"\xff")
 def test_arbitrary_bytes_have_one_fate(value, key):
     where, row = fate(key, value)
-    if s.not_utf8(value) or (key is not None and s.not_utf8(key)):
+    if any(raw is not None and s.not_utf8(raw) for raw in (key, value)):
         assert where == "quarantine" and "not UTF-8 (byte 0x" in row["error"]
 
 
