@@ -3,6 +3,7 @@
 # make fuzz  the input path's property tests with many more, new random examples (FUZZ_EXAMPLES)
 # make backfill ARGS="rederive --from 2025-05-17 --to 2025-05-19 --dry-run"  (see README, Backfill)
 # make bench  the job against the engine's ceiling, 1,000,000 payments (ARGS="--help"; README, Performance)
+# make maintain  compact and VACUUM every table, safe beside the stream (ARGS="--tables settlement_base")
 # make notebooks  JupyterLab on notebooks/ (overview, reconciliation, data quality of the tables)
 # make package  dist/: the wheel, the same as settlement.zip for spark-submit --py-files, requirements.txt
 # make cluster-start / cluster-stop  a Spark standalone master and two workers on this machine
@@ -33,7 +34,7 @@ FUZZ_EXAMPLES ?= 20000
 KILLS ?= 10
 CHAOS_PAYMENTS ?= 200000
 
-.PHONY: help setup run test fuzz chaos backfill bench notebooks stop clean kafka-start package cluster-start cluster-stop cluster-run
+.PHONY: help setup run test fuzz maintain chaos backfill bench notebooks stop clean kafka-start package cluster-start cluster-stop cluster-run
 
 help:
 	@sed -n 's/^# \(make .*\)/\1/p' Makefile
@@ -104,6 +105,10 @@ cluster-run: kafka-start cluster-start
 # A backfill over the tables make run left: ARGS are jobs/backfill.py's (rederive, log, topic, abandon).
 backfill: kafka-start
 	$(SPARK_SUBMIT) jobs/backfill.py $(ARGS)
+
+# Compaction and VACUUM of the tables make run (or the settings) point at; ARGS are jobs/maintain.py's.
+maintain: setup
+	$(SPARK_SUBMIT) jobs/maintain.py $(ARGS)
 
 # The full chaos run (tests/chaos.py): the job killed KILLS times while CHAOS_PAYMENTS are produced.
 chaos: kafka-start

@@ -92,6 +92,8 @@ class SparkSettings(BaseModel):
     shuffle_partitions: Annotated[int, Field(gt=0)] = 4
     # Tasks that rebuild a Delta table's state from its log, before every write and read of it.
     snapshot_partitions: Annotated[int, Field(gt=0)] = 1
+    # Tasks listing a table's files (VACUUM); a few per core of the cluster.
+    listing_tasks: Annotated[int, Field(gt=0)] = 8
     time_zone: str = "Asia/Seoul"
     jars: str = ".local/jars"
     log_level: str = "WARN"
@@ -110,6 +112,11 @@ class BackfillSettings(BaseModel):
     lease_seconds: Annotated[int, Field(gt=0)] = 600
 
 
+class MaintenanceSettings(BaseModel):
+    # VACUUM keeps the files any version of this age still reads; Delta refuses less than 168 hours.
+    vacuum_retention_hours: Annotated[int, Field(ge=168)] = 168
+
+
 class LakeSettings(BaseModel):
     """How people read the tables (`settlement.lake.Lake`: notebooks and the operator's command)."""
 
@@ -125,6 +132,7 @@ class Settings(BaseSettings):
     reference: ReferenceSettings = Field(default_factory=ReferenceSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
     backfill: BackfillSettings = Field(default_factory=BackfillSettings)
+    maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
     lake: LakeSettings = Field(default_factory=LakeSettings)
 
     @classmethod

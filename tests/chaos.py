@@ -29,10 +29,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
-from settlement import reference
+from settlement import maintenance, reference
 from settlement.broker import create_topics
 from settlement.config import Settings, load_settings
 from settlement.sample import Produced, generate, produce
@@ -218,7 +217,7 @@ class Chaos:
         while not self.done.wait(20):
             for name in (SETTLEMENT_BASE, APPROVAL_DAILY_STATS):
                 try:
-                    DeltaTable.forPath(self.spark, self.settings.storage.table(name)).optimize().executeCompaction()
+                    maintenance.compact(self.spark, self.settings.storage, name)
                     self.report.optimize_done += 1
                 except CONFLICTS:  # lost to a batch: tried again next round
                     self.report.optimize_conflicts += 1
@@ -284,9 +283,9 @@ class Chaos:
         records = generate(self.payments, [MerchantRow(**m) for m in merchants], partitions=PARTITIONS,
                            seed=self.seed, id_prefix="C")
         phases = [records[n::self.kill_count + 1] for n in range(self.kill_count + 1)]
-        maintenance = threading.Thread(target=self._maintain, daemon=True)
+        compactor = threading.Thread(target=self._maintain, daemon=True)
         self.job.start()
-        maintenance.start()
+        compactor.start()
         for kill, phase in enumerate(phases[:-1]):
             producer = self._produce(sorted(phase, key=lambda record: record.arrival))
             self._kill(KILL_POINTS[kill % len(KILL_POINTS)])
@@ -304,7 +303,7 @@ class Chaos:
         self.report.kills["at the end, to drain with --available-now"] += 1
         self._catch_up()
         self.done.set()
-        maintenance.join()
+        compactor.join()
         self.report.conflict_retries = self.job.log.read_text().count("concurrent commit")
         self._check(merchants, rules)
         self.report.seconds = time.monotonic() - started
