@@ -123,6 +123,8 @@ def run(args: argparse.Namespace, save: Callable[[dict], None]) -> dict:
                "records_per_second": round(r.per_second), "ratio_to_ceiling": round(r.per_second / top.per_second, 3)}
         for name, r in (("ceiling", top), ("ceiling with validation", validated), ("settlement job", job))
     }
+    commits = measure.commits_per_batch(spark, job_settings, job.batches)
+    results["commits_per_batch"] = {"tables": commits, "total": round(sum(commits.values()), 2)}
     spent = sum(stages.values())
     results["stages"] = {name: {"seconds": round(seconds, 1), "share": round(seconds / spent, 3)}
                          for name, seconds in sorted(stages.items(), key=lambda item: -item[1])}
@@ -178,6 +180,9 @@ def markdown(results: dict) -> str:
         "|---|---:|---:|---:|",
         *(f"| {name} | {r['records_per_second']:,} | {r['seconds']} | {r['ratio_to_ceiling']:.2f} |"
           for name, r in results["throughput"].items()),
+        "",
+        f"Delta commits per batch of the job: {results['commits_per_batch']['total']} ("
+        + ", ".join(f"{name} {n}" for name, n in results["commits_per_batch"]["tables"].items()) + ").",
         "",
         "| stage of the job | seconds | share |",
         "|---|---:|---:|",

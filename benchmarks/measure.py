@@ -14,7 +14,17 @@ from pyspark.sql import functions as F
 from benchmarks.classifiers import IMPLEMENTATIONS
 from settlement import reference, statistics, topology, validation
 from settlement.config import Settings
-from settlement.tables import APPROVAL_DAILY_STATS, SETTLEMENT_BASE, append, create_tables, read
+from settlement.tables import (
+    APPROVAL_DAILY_STATS,
+    MERCHANTS,
+    PAYOUT_RULES,
+    SETTLEMENT_BASE,
+    TABLES,
+    append,
+    create_tables,
+    delta,
+    read,
+)
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,18 @@ def settlement_job(spark: SparkSession, settings: Settings) -> tuple[Run, dict[s
     job = topology.Settlement(spark, settings)
     run = _drain(topology.start(spark, settings, available_now=True, settlement=job))
     return run, dict(job.stage_seconds), settings
+
+
+def commits_per_batch(spark: SparkSession, settings: Settings, batches: int) -> dict[str, float]:
+    """The Delta commits the job made to each table it writes, per batch: each one rebuilds the
+    table's log state first, the per-commit cost the job pays however small the batch."""
+    counted = {}
+    for name in TABLES:
+        if name in (MERCHANTS, PAYOUT_RULES):  # the reference data, loaded before the job
+            continue
+        history = delta(spark, settings.storage, name).history().where("operation != 'CREATE TABLE'")
+        counted[name] = round(history.count() / batches, 2)
+    return {name: per_batch for name, per_batch in counted.items() if per_batch}
 
 
 def classifiers(spark: SparkSession, job: Settings, repeats: int = 2) -> dict[str, float]:

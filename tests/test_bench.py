@@ -26,6 +26,10 @@ def test_the_bench_harness_writes_its_results(spark, broker_up, tmp_path, capsys
     assert all(r["records_per_second"] > 0 for r in throughput.values())
     assert {"read and validate", "payment_log", "classify, payout rule, base", "statistics"} <= set(results["stages"])
     assert sum(stage["share"] for stage in results["stages"].values()) == pytest.approx(1, abs=0.01)
+    # Every batch logs its records and counts itself: at least those two commits a batch.
+    commits = results["commits_per_batch"]
+    assert commits["tables"]["payment_log"] == commits["tables"]["settlement_batches"] == 1
+    assert commits["total"] == pytest.approx(sum(commits["tables"].values())) and commits["total"] >= 4
     assert len(results["classification"]) == 3 and all(c["rows_per_second"] > 0
                                                        for c in results["classification"].values())
     assert set(results["statistics_merge"]["seconds"]) == {"1x", "10x"}
