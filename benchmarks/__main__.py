@@ -12,7 +12,7 @@ import json
 import os
 import platform
 import sys
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
@@ -28,6 +28,8 @@ from settlement.sample import generate, produce
 from settlement.session import spark_session
 from settlement.tables import MerchantRow
 
+# The data set's first approval date; the history step's payments come before it.
+FIRST_DAY = date(2025, 5, 17)
 # One message with every field the contract knows: `from_json` in the ceiling parses this shape.
 EXAMPLE = json.dumps({"channel": "ONLINE", "action": "PAYMENT", "data": {
     "paymentId": "P-1", "paymentType": "ONLINE", "amount": 1000, "merchantNumber": "merchant-0001",
@@ -44,6 +46,8 @@ def parser() -> argparse.ArgumentParser:
     arguments.add_argument("--seed", type=int, default=11)
     arguments.add_argument("--max-offsets-per-trigger", type=int,
                            help="records per micro-batch at most, the ceiling's and the job's (default: the settings')")
+    arguments.add_argument("--history-payments", type=int, default=20_000_000,
+                           help="payments the base holds before the history step's run (default 20000000; 0 skips it)")
     arguments.add_argument("--merge-sizes", default="1,10,100", help="statistics table sizes, in batches of keys")
     arguments.add_argument("--rates", default="5000,10000,15000",
                            help="steady producer rates, payments/s, until one is not kept up; \"\" for none "
@@ -68,8 +72,9 @@ def data_set(settings: Settings, payments: int, partitions: int, seed: int) -> t
     if not held:
         print(f"bench: producing {payments:,} payments to {topic} ...", flush=True)
         merchants = rows_from_csv(settings.reference.merchants, MerchantRow)
-        held = len(produce(generate(payments, merchants, partitions=partitions, seed=seed, id_prefix=f"B{seed}-"),
-                           kafka))
+        sample = generate(payments, merchants, first_day=FIRST_DAY, partitions=partitions, seed=seed,
+                          id_prefix=f"B{seed}-")
+        held = len(produce(sample, kafka))
     return settings.model_copy(update={"kafka": kafka}), held
 
 
@@ -128,6 +133,12 @@ def run(args: argparse.Namespace, save: Callable[[dict], None]) -> dict:
     spent = sum(stages.values())
     results["stages"] = {name: {"seconds": round(seconds, 1), "share": round(seconds / spent, 3)}
                          for name, seconds in sorted(stages.items(), key=lambda item: -item[1])}
+    if args.history_payments:
+        step(f"the settlement job over a base of {args.history_payments:,} earlier payments")
+        _, prefilled = measure.history(spark, settings, args.history_payments, FIRST_DAY)
+        empty = measure.median_batch_seconds(spark, job_settings)
+        results["history"] = {"prefilled_payments": args.history_payments, "median_batch_seconds": {
+            "empty": round(empty, 2), "prefilled": round(prefilled, 2)}, "growth": round(prefilled / empty, 2)}
     step("classification implementations")
     rates = measure.classifiers(spark, job_settings)
     native = rates[next(iter(rates))]
@@ -167,6 +178,15 @@ def _steady_row(run: dict) -> str:
             f"| {run['peak_driver_rss_mib']:,} / {run['peak_python_workers_rss_mib']:,} |")
 
 
+def _history_lines(history: dict) -> list[str]:
+    seconds = history["median_batch_seconds"]
+    return [
+        f"History: the job's median batch {seconds['empty']} s over an empty base, {seconds['prefilled']} s over "
+        f"{history['prefilled_payments']:,} earlier payments ({history['growth']}x; the target is at most 1.2x).",
+        "",
+    ]
+
+
 def markdown(results: dict) -> str:
     data, machine_, settings = results["data_set"], results["machine"], results["settings"]
     lines = [
@@ -188,6 +208,7 @@ def markdown(results: dict) -> str:
         "|---|---:|---:|",
         *(f"| {name} | {s['seconds']} | {s['share']:.0%} |" for name, s in results["stages"].items()),
         "",
+        *(_history_lines(results["history"]) if "history" in results else []),
         "| classification | rows/s | ratio to native |",
         "|---|---:|---:|",
         *(f"| {name} | {c['rows_per_second']:,} | {c['ratio_to_native']:.2f} |"

@@ -6,6 +6,7 @@ import shutil
 import statistics as stats
 import time
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -19,6 +20,7 @@ from settlement.tables import (
     MERCHANTS,
     PAYOUT_RULES,
     SETTLEMENT_BASE,
+    SETTLEMENT_BATCHES,
     TABLES,
     append,
     create_tables,
@@ -95,6 +97,48 @@ def commits_per_batch(spark: SparkSession, settings: Settings, batches: int) -> 
         history = delta(spark, settings.storage, name).history().where("operation != 'CREATE TABLE'")
         counted[name] = round(history.count() / batches, 2)
     return {name: per_batch for name, per_batch in counted.items() if per_batch}
+
+
+def median_batch_seconds(spark: SparkSession, settings: Settings) -> float:
+    """The median duration of the job's batches, as `settlement_batches` recorded them."""
+    durations = [row.duration_ms / 1000 for row in read(spark, settings.storage, SETTLEMENT_BATCHES).collect()]
+    return stats.median(durations)
+
+
+def prefill_base(spark: SparkSession, settings: Settings, payments: int, before: date, days: int = 300) -> None:
+    """`payments` accepted payments of the `days` before `before`, as the base would hold them."""
+    n = F.col("id")
+    approval = F.date_sub(F.lit(before), (n % days + 1).cast("int"))
+    settled = n % 10 != 0
+    rows = spark.range(payments).select(
+        F.format_string("H%011d", n).alias("payment_id"),
+        F.lit("ONLINE").alias("channel"), F.lit("ONLINE").alias("payment_type"),
+        (n % 100_000 + 100).alias("amount"),
+        F.format_string("merchant-%04d", n % 150 + 1).alias("merchant_number"),
+        F.to_timestamp_ntz(F.date_format(approval, "yyyy-MM-dd'T'12:00:00")).alias("payment_date"),
+        approval.alias("approval_date"),
+        F.lit("PAYMENT").alias("payment_action_type"), F.lit("CARD").alias("payment_method_type"),
+        F.when(settled, "SETTLEMENT").otherwise("TEST").alias("classification"),
+        F.when(settled, F.date_add(approval, 3)).alias("payout_date"),
+        F.when(settled, F.date_add(approval, 2)).alias("confirm_date"),
+        F.when(settled, "R-ALL-CARD").alias("rule_id"),
+        (~settled).alias("test"), F.lit(False).alias("network_cancel"), F.lit("APPROVED").alias("approval_status"),
+        F.lit("history").alias("topic"), (n % 6).alias("partition"), n.alias("offset"),
+        F.to_timestamp(approval).alias("kafka_timestamp"), F.current_timestamp().alias("processed_at"),
+        F.lit("history").alias("query_id"), F.floor(n / 200_000).alias("batch_id"),
+    )
+    append(rows, settings.storage, SETTLEMENT_BASE)
+
+
+def history(spark: SparkSession, settings: Settings, payments: int, before: date) -> tuple[Run, float]:
+    """The job over a base already holding `payments` accepted payments: its run, and its median
+    batch in seconds."""
+    settings = fresh(settings, "history")
+    create_tables(spark, settings.storage)
+    reference.load(spark, settings)
+    prefill_base(spark, settings, payments, before)
+    run = _drain(topology.start(spark, settings, available_now=True))
+    return run, median_batch_seconds(spark, settings)
 
 
 def classifiers(spark: SparkSession, job: Settings, repeats: int = 2) -> dict[str, float]:

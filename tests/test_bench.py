@@ -12,6 +12,7 @@ from benchmarks.__main__ import main
 @pytest.mark.integration
 def test_the_bench_harness_writes_its_results(spark, broker_up, tmp_path, capsys):
     assert main(["--payments", "20000", "--max-offsets-per-trigger", "10000", "--merge-sizes", "1,10",
+                 "--history-payments", "100000",
                  "--rates", "300", "--steady-seconds", "20",
                  "--results", str(tmp_path / "results"), "--workspace", str(tmp_path / "bench")]) == 0
     (folder,) = (tmp_path / "results").iterdir()
@@ -30,6 +31,10 @@ def test_the_bench_harness_writes_its_results(spark, broker_up, tmp_path, capsys
     commits = results["commits_per_batch"]
     assert commits["tables"]["payment_log"] == commits["tables"]["settlement_batches"] == 1
     assert commits["total"] == pytest.approx(sum(commits["tables"].values())) and commits["total"] >= 4
+    history = results["history"]
+    assert history["prefilled_payments"] == 100_000 and history["median_batch_seconds"]["prefilled"] > 0
+    assert history["growth"] == pytest.approx(
+        history["median_batch_seconds"]["prefilled"] / history["median_batch_seconds"]["empty"], abs=0.01)
     assert len(results["classification"]) == 3 and all(c["rows_per_second"] > 0
                                                        for c in results["classification"].values())
     assert set(results["statistics_merge"]["seconds"]) == {"1x", "10x"}
