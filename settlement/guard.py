@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -55,7 +56,11 @@ class BatchFailure:
 
 
 def holds(spark: SparkSession, storage: StorageSettings, topic: str) -> list[Hold]:
-    rows = read(spark, storage, HELD_RECORDS).where(F.col("topic") == topic).collect()
+    """The held records of `topic`; none before the table exists (a lake of an earlier version)."""
+    try:
+        rows = read(spark, storage, HELD_RECORDS).where(F.col("topic") == topic).collect()
+    except AnalysisException:
+        return []
     return [Hold(row.topic, row.partition, row.offset, row.reason) for row in rows]
 
 
