@@ -117,8 +117,8 @@ def investigate(
 ) -> BatchFailure:
     """Look for the record that fails the batch, and record what was found in `batch_failures`."""
     failure = BatchFailure(batch_id, "", one_line(error), None)
+    records = records.persist()
     try:
-        records = records.persist()
         failure = BatchFailure(batch_id, offset_ranges(records), failure.error, culprit(records, stages))
         topic, partition, offset = failure.culprit or (None, None, None)
         row = BatchFailureRow(
@@ -126,7 +126,8 @@ def investigate(
             topic=topic, partition=partition, offset=offset, failed_at=datetime.now(timezone.utc),
         )
         append(frame(spark, BatchFailureRow, [row]), storage, BATCH_FAILURES)
-        records.unpersist()
     except Exception as trouble:  # the guard must not hide the batch's own error
         log.error("batch %d: could not look for the record that fails it: %s", batch_id, one_line(trouble))
+    finally:
+        records.unpersist()
     return failure

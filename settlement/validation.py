@@ -9,7 +9,6 @@ rejected record carries a reason naming the field and the fault, in the sender's
 from __future__ import annotations
 
 import functools
-import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -110,11 +109,11 @@ def parse(records: DataFrame, holds: Sequence[Hold] = ()) -> DataFrame:
     with its hold's reason."""
     if not holds:
         return records.withColumns({"message": parse_messages("raw_key", "raw_value"), "held": F.lit(False)})
-    held = functools.reduce(operator.or_, (hold.column() for hold in holds))
     reason = functools.reduce(
         lambda chosen, hold: chosen.when(hold.column(), f"held by an operator: {hold.reason}"),
         holds[1:], F.when(holds[0].column(), f"held by an operator: {holds[0].reason}"),
     )
+    held = reason.isNotNull()
     unread = F.when(held, F.lit(None).cast("binary"))
     parsed = records.withColumn(
         "message", parse_messages(unread.otherwise(F.col("raw_key")), unread.otherwise(F.col("raw_value")))
