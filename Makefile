@@ -5,7 +5,7 @@
 # make bench  the job against the engine's ceiling, 1,000,000 payments (ARGS="--help"; README, Performance)
 # make maintain  compact and VACUUM every table, safe beside the stream (ARGS="--tables settlement_base")
 # make notebooks  JupyterLab on notebooks/ (overview, reconciliation, data quality of the tables)
-# make package  dist/: the wheel, the same as settlement.zip for spark-submit --py-files, requirements.txt
+# make package  dist/: the wheel, the same as settlement.zip for spark-submit --py-files, the dedup jar, requirements.txt
 # make cluster-start / cluster-stop  a Spark standalone master and two workers on this machine
 # make cluster-run  make run's sample through the job on that cluster (README, Running on a cluster)
 # make stop  stop the broker and the cluster; make clean removes everything local (.venv, .local, dist)
@@ -55,7 +55,13 @@ $(VENV)/.installed: pyproject.toml
 	$(MVN) -f conf/kafka/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(CURDIR)/.local/kafka/libs
 	touch $@
 
-setup: $(VENV)/.installed .local/jars/.resolved .local/kafka/libs/.resolved
+# The dedup operator (jvm/): compiled against the Spark that pyspark brings, beside the other jars.
+.local/jars/settlement-jvm.jar: $(wildcard jvm/settlement/*.java) .local/jars/.resolved $(VENV)/.installed
+	rm -rf .local/jvm && mkdir -p .local/jvm
+	javac -nowarn --release 17 -d .local/jvm -cp "$$($(PY) -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')/jars/*" $(filter %.java,$^)
+	jar cf $@ -C .local/jvm .
+
+setup: $(VENV)/.installed .local/jars/.resolved .local/kafka/libs/.resolved .local/jars/settlement-jvm.jar
 
 kafka-start: setup
 	bin/kafka.sh start
@@ -86,6 +92,7 @@ package: setup
 	$(PY) -m pip wheel -q --no-deps -w dist .
 	rm -rf build
 	cp dist/settlement-*.whl dist/settlement.zip
+	cp .local/jars/settlement-jvm.jar dist/
 	$(PY) -c 'import tomllib; print(*(d for d in tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"] if not d.startswith(("pyspark", "delta-spark"))), sep="\n")' > dist/requirements.txt
 
 cluster-start: package

@@ -128,6 +128,9 @@ def run(args: argparse.Namespace, save: Callable[[dict], None]) -> dict:
                "records_per_second": round(r.per_second), "ratio_to_ceiling": round(r.per_second / top.per_second, 3)}
         for name, r in (("ceiling", top), ("ceiling with validation", validated), ("settlement job", job))
     }
+    held = measure.state_bytes(job_settings)
+    results["dedup_state"] = {"ids": job.state_rows, "checkpoint_bytes": held,
+                              "bytes_per_million_ids": round(held / job.state_rows * 1e6) if job.state_rows else None}
     commits = measure.commits_per_batch(spark, job_settings, job.batches)
     results["commits_per_batch"] = {"tables": commits, "total": round(sum(commits.values()), 2)}
     spent = sum(stages.values())
@@ -135,10 +138,14 @@ def run(args: argparse.Namespace, save: Callable[[dict], None]) -> dict:
                          for name, seconds in sorted(stages.items(), key=lambda item: -item[1])}
     if args.history_payments:
         step(f"the settlement job over a base of {args.history_payments:,} earlier payments")
-        _, prefilled = measure.history(spark, settings, args.history_payments, FIRST_DAY)
-        empty = measure.median_batch_seconds(spark, job_settings)
-        results["history"] = {"prefilled_payments": args.history_payments, "median_batch_seconds": {
-            "empty": round(empty, 2), "prefilled": round(prefilled, 2)}, "growth": round(prefilled / empty, 2)}
+        prefilled_run, (seeded, prefilled) = measure.history(spark, settings, args.history_payments, FIRST_DAY)
+        first, empty = measure.batch_seconds(spark, job_settings)
+        results["history"] = {
+            "prefilled_payments": args.history_payments,
+            "median_batch_seconds": {"empty": round(empty, 2), "prefilled": round(prefilled, 2)},
+            "first_batch_seconds": {"empty": round(first, 2), "prefilled": round(seeded, 2)},
+            "state_ids": prefilled_run.state_rows,
+            "growth": round(prefilled / empty, 2)}
     step("classification implementations")
     rates = measure.classifiers(spark, job_settings)
     native = rates[next(iter(rates))]
@@ -182,7 +189,9 @@ def _history_lines(history: dict) -> list[str]:
     seconds = history["median_batch_seconds"]
     return [
         f"History: the job's median batch {seconds['empty']} s over an empty base, {seconds['prefilled']} s over "
-        f"{history['prefilled_payments']:,} earlier payments ({history['growth']}x; the target is at most 1.2x).",
+        f"{history['prefilled_payments']:,} earlier payments ({history['growth']}x; the target is at most 1.2x). "
+        f"The first batch, which seeds the dedup state from the base: {history['first_batch_seconds']['empty']} s "
+        f"and {history['first_batch_seconds']['prefilled']} s.",
         "",
     ]
 
@@ -203,6 +212,9 @@ def markdown(results: dict) -> str:
         "",
         f"Delta commits per batch of the job: {results['commits_per_batch']['total']} ("
         + ", ".join(f"{name} {n}" for name, n in results["commits_per_batch"]["tables"].items()) + ").",
+        f"Dedup state at the job's end: {results['dedup_state']['ids']:,} ids, "
+        f"{results['dedup_state']['checkpoint_bytes']:,} bytes in the checkpoint "
+        f"({results['dedup_state']['bytes_per_million_ids']:,} per million ids).",
         "",
         "| stage of the job | seconds | share |",
         "|---|---:|---:|",

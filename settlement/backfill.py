@@ -19,7 +19,6 @@ out of each other's counting is in `settlement.statistics`; one backfill runs at
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -29,16 +28,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
-from settlement import base, broker, day_close, guard, statistics, topology, validation
+from settlement import base, broker, checkpoint, day_close, guard, statistics, topology, validation
 from settlement.arguments import one_line
 from settlement.classification import classify
-from settlement.config import KafkaSettings, Settings, StorageSettings
+from settlement.config import Settings, StorageSettings
 from settlement.payout_rule import assign_payout
-from settlement.records import kafka_records, kafka_source, logged_records
+from settlement.records import logged_records, topic_records
 from settlement.tables import (
     APPROVAL_DAILY_STATS,
     BACKFILL_RUNS,
@@ -120,36 +118,6 @@ class Offsets:
         return " ".join(f"{p}:{start}-{end}" for p, (start, end) in sorted(self.ranges.items()))
 
 
-def _last_line(spark: SparkSession, path: str) -> dict | None:
-    try:
-        lines = [row.value for row in spark.read.text(path).collect()]
-    except AnalysisException:
-        return None
-    return json.loads(lines[-1]) if lines else None
-
-
-def stream_committed_batch(spark: SparkSession, storage: StorageSettings) -> int | None:
-    """The stream's last batch committed in its checkpoint: everything it wrote is in the tables."""
-    try:
-        files = spark.read.text(f"{storage.checkpoint}/commits").select(F.input_file_name().alias("file"))
-        batches = [int(row.file.rsplit("/", 1)[-1]) for row in files.distinct().collect()]
-    except AnalysisException:
-        return None
-    return max(batches, default=None)
-
-
-def stream_next_offsets(spark: SparkSession, storage: StorageSettings, topic: str) -> dict[int, int] | None:
-    """Where the stream reads next, per partition: the end of its last committed batch (or its
-    starting offsets before the first). Everything from there on is the stream's to process."""
-    batch = stream_committed_batch(spark, storage)
-    offsets = None if batch is None else _last_line(spark, f"{storage.checkpoint}/offsets/{batch}")
-    if offsets is None:
-        offsets = _last_line(spark, f"{storage.checkpoint}/sources/0/0")
-    if offsets is None or topic not in offsets:
-        return None
-    return {int(p): offset for p, offset in offsets[topic].items()}
-
-
 def topic_offsets(
     spark: SparkSession, settings: Settings, since: datetime | None = None, until: datetime | None = None,
     wanted: dict[int, tuple[int, int]] | None = None,
@@ -161,7 +129,7 @@ def topic_offsets(
     if wanted is None:
         starts, ends = broker.offsets(settings.kafka, topic, since), broker.offsets(settings.kafka, topic, until)
         wanted = {p: (starts[p][0], ends[p][0]) for p in held}
-    stream = stream_next_offsets(spark, settings.storage, topic) or {}
+    stream = checkpoint.next_offsets(spark, settings.storage, topic) or {}
     ranges = {}
     for partition, (start, end) in sorted(wanted.items()):
         if partition not in held:
@@ -175,21 +143,6 @@ def topic_offsets(
         if end > start:
             ranges[partition] = (start, end)
     return Offsets(topic, ranges), notes
-
-
-def topic_records(spark: SparkSession, kafka: KafkaSettings, offsets: Offsets) -> DataFrame:
-    def per_partition(position: Callable[[tuple[int, int]], int]) -> str:
-        return json.dumps({offsets.topic: {str(p): position(r) for p, r in offsets.ranges.items()}})
-
-    loaded = (
-        kafka_source(spark.read, kafka)
-        .option("assign", json.dumps({offsets.topic: sorted(offsets.ranges)}))
-        .option("startingOffsets", per_partition(lambda r: r[0]))
-        .option("endingOffsets", per_partition(lambda r: r[1]))
-        .option("failOnDataLoss", "true")
-        .load()
-    )
-    return kafka_records(loaded)
 
 
 def record_date(message: Column) -> Column:
@@ -301,7 +254,7 @@ class Backfill:
     @property
     def query_id(self) -> str:
         """The id under which this run's base rows are recorded (the stream records its own)."""
-        return f"backfill-{self.run_id}"
+        return f"{base.BACKFILL_PREFIX}{self.run_id}"
 
     def note(self, label: str) -> str:
         return f"backfill {self.run_id} {self.mode} {label}"
@@ -338,7 +291,7 @@ class Backfill:
         kafka = self.settings.kafka
         return [
             Unit(f"offsets {piece}", lambda n=n, piece=piece: self._records(
-                n, validation.parse(topic_records(self.spark, kafka, piece), self.holds), f"offsets {piece}", piece
+                n, validation.parse(topic_records(self.spark, kafka, piece.topic, piece.ranges), self.holds), f"offsets {piece}", piece
             ))
             for n, piece in enumerate(offsets.slices(slice_size))
         ]
@@ -363,7 +316,7 @@ class Backfill:
         summary.records += tally.records_in
         summary.finish += tally.finish
         rows = base.base_rows(
-            topology.settle(validation.payments(parsed), self.merchants, self.rules), self.query_id, unit
+            topology.settle(base.first_copies(validation.payments(parsed)), self.merchants, self.rules), self.query_id, unit
         ).persist()
         days = self._count_per_day(validation.payments(parsed), "payments")
         if self.dry_run:
@@ -446,10 +399,10 @@ class Backfill:
         if not days:
             return
         for _ in range(FENCE_ATTEMPTS):
-            query_id = topology.stream_query_id(self.spark, self.storage)
-            committed = stream_committed_batch(self.spark, self.storage)
+            query_id = checkpoint.query_id(self.spark, self.storage)
+            committed = checkpoint.committed_batch(self.spark, self.storage)
             current = self._base()
-            if topology.stream_query_id(self.spark, self.storage) != query_id:
+            if checkpoint.query_id(self.spark, self.storage) != query_id:
                 continue  # a stream started afresh meanwhile: look again
             last_batch, in_flight = self._last_stream_batch(current, query_id, committed)
             counted = days | in_flight

@@ -1,8 +1,14 @@
 """The settlement base: one row per accepted payment id, whatever its age.
 
-Copies that meet in one batch are ordered as the contract says (earliest Kafka timestamp, then
-lower partition, then lower offset); the base itself decides against everything accepted before,
-with an insert-only MERGE on `payment_id`, so a duplicate days late changes nothing.
+The stream inserts the copies its dedup state marked first accepted (`settlement.dedup`). A
+backfill has no such state: it takes the first copy of each id in its records, in the contract's
+order (earliest Kafka timestamp, then lower partition, then lower offset), and inserts those the
+base does not hold, with an insert-only MERGE on `payment_id` over the whole base.
+
+Between the two, the stream's insert is a MERGE too, but one that reads only the rows backfills
+wrote: a payment a backfill accepted is never inserted again by the stream, and the two writers'
+commits conflict (and are retried) when both insert at once, while the stream's cost does not
+grow with what it has accepted itself.
 """
 
 from __future__ import annotations
@@ -15,15 +21,21 @@ from pyspark.sql import functions as F
 
 from settlement.config import StorageSettings
 from settlement.contract import Classification
+from settlement.dedup import ARRIVAL_ORDER
 from settlement.tables import SETTLEMENT_BASE, conform, delta, read, retry_on_conflict
 
-ARRIVAL_ORDER = ("kafka_timestamp", "partition", "offset")
 # What classification and the payout rule decide: a backfill may re-derive these, nothing else.
 DERIVED = ("classification", "rule_id", "payout_date", "confirm_date")
 
 
+# The `query_id` of a backfill's base rows starts with this (the stream's is its query's id).
+BACKFILL_PREFIX = "backfill-"
+BACKFILLED = f"base.query_id LIKE '{BACKFILL_PREFIX}%'"
+
+
 def first_copies(payments: DataFrame) -> DataFrame:
-    """The first copy of each payment id within the batch."""
+    """The first copy of each payment id among these records (a backfill's: the stream's state
+    decides for the stream)."""
     arrival = Window.partitionBy("payment_id").orderBy(*ARRIVAL_ORDER)
     return payments.withColumn("copy", F.row_number().over(arrival)).where("copy = 1").drop("copy")
 
@@ -47,6 +59,22 @@ def insert_new(spark: SparkSession, storage: StorageSettings, rows: DataFrame) -
         .whenNotMatchedInsertAll()
         .execute()
     )
+
+
+@retry_on_conflict
+def insert_accepted(spark: SparkSession, storage: StorageSettings, rows: DataFrame) -> int | None:
+    """Insert the stream's first accepted copies but those a backfill has accepted already; the
+    number inserted, or None if Delta skipped the write (a replayed batch: see `tables.transaction`).
+    Delta prunes the base's files to those holding backfilled rows by their `query_id` statistics."""
+    metrics = (
+        delta(spark, storage, SETTLEMENT_BASE)
+        .alias("base")
+        .merge(rows.alias("batch"), f"{BACKFILLED} AND base.payment_id = batch.payment_id")
+        .whenNotMatchedInsertAll()
+        .execute()
+        .collect()
+    )
+    return metrics[0].num_inserted_rows if metrics else None
 
 
 @retry_on_conflict

@@ -8,7 +8,9 @@ the exact bytes of a key or value that is not UTF-8: see `settlement.tables.Kafk
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+import json
+
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from settlement.config import KafkaSettings
@@ -49,3 +51,20 @@ def logged_records(log: DataFrame) -> DataFrame:
             "raw_value": F.coalesce(F.col("value_bytes"), F.encode("value", "UTF-8")),
         }
     )
+
+
+def topic_records(spark: SparkSession, kafka: KafkaSettings, topic: str, ranges: dict[int, tuple[int, int]]) -> DataFrame:
+    """Records of `topic` read in batch: per partition, offsets from start up to end (excluded)."""
+
+    def per_partition(end: int) -> str:
+        return json.dumps({topic: {str(p): offsets[end] for p, offsets in ranges.items()}})
+
+    loaded = (
+        kafka_source(spark.read, kafka)
+        .option("assign", json.dumps({topic: sorted(ranges)}))
+        .option("startingOffsets", per_partition(0))
+        .option("endingOffsets", per_partition(1))
+        .option("failOnDataLoss", "true")
+        .load()
+    )
+    return kafka_records(loaded)

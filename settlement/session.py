@@ -35,6 +35,11 @@ def spark_session(settings: SparkSettings, app_name: str = "settlement") -> Spar
         # VACUUM lists a table's files in this many tasks, 10,000 by default: 22 s for a table
         # of one file on 2 cores, measured; the tables' folders are few.
         .config("spark.sql.sources.parallelPartitionDiscovery.parallelism", settings.listing_tasks)
+        # The dedup state: RocksDB holds ids beyond the JVM's heap, and checkpoints a changelog per
+        # batch (what the batch changed), not a snapshot of every id.
+        .config("spark.sql.streaming.stateStore.providerClass",
+                "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider")
+        .config("spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled", "true")
         .config("spark.sql.session.timeZone", settings.time_zone)
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.ui.showConsoleProgress", "false")

@@ -1,25 +1,27 @@
 """The settlement topology, top to bottom, as the Kafka Streams original read:
 
-    payment topic ─▶ payment_log                                   (every record)
-                  └▶ validate ─▶ quarantine                         (invalid, with a reason)
-                              ├▶ FINISH ─▶ day_close
-                              └▶ PAYMENT ─▶ first copy in batch ─▶ classify (merchants)
-                                          ─▶ payout rule (broadcast) ─▶ settlement_base (new ids only)
-                                          ─▶ approval_daily_stats (MERGE) ─▶ statistics topic
+    payment topic ─▶ validate ─▶ dedup (state: payment ids accepted) ─▶ foreachBatch:
+        every record ─▶ payment_log
+        invalid ─▶ quarantine (with a reason)
+        FINISH ─▶ day_close
+        PAYMENT, first accepted copy ─▶ classify (merchants) ─▶ payout rule (broadcast)
+            ─▶ settlement_base ─▶ approval_daily_stats (MERGE) ─▶ statistics topic
 
-Every Delta write of micro-batch N carries the transaction id (query id, N): Delta skips a write
-it has already committed, so a batch replayed after a crash changes nothing twice. The statistics
-are counted from the base rows the batch accepted, read back, so a replay counts the same rows.
+Validation and dedup run in the streaming query itself: dedup is Spark's keyed state, which
+commits with the batch (`settlement.dedup`). Every Delta write of micro-batch N carries the
+transaction id (query id, N): Delta skips a write it has already committed, so a batch replayed
+after a crash changes nothing twice; its state is the state it had the first time, so it marks the
+same copies first accepted.
 
 Records come in as `settlement.records` makes them (their bytes as sent, and as the log keeps
-them). A batch that fails is handed to `settlement.guard`, which names the record that fails it;
-records an operator held are quarantined by validation without being read.
+them). A batch that fails is handed to `settlement.guard`, which reads the batch's records again
+and names the record that fails it; records an operator held are quarantined by validation
+without being read.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import time
 from collections import Counter
@@ -27,17 +29,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
-from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
-from settlement import base, broker, day_close, guard, reference, statistics, validation
+from settlement import base, broker, checkpoint, day_close, dedup, guard, reference, statistics, validation
 from settlement.classification import classify
-from settlement.config import KafkaSettings, Settings, StorageSettings
+from settlement.config import KafkaSettings, Settings
 from settlement.contract import Classification
 from settlement.payout_rule import assign_payout
-from settlement.records import kafka_records, kafka_source
+from settlement.records import kafka_records, kafka_source, topic_records
 from settlement.tables import (
     PAYMENT_LOG,
     QUARANTINE,
@@ -66,32 +67,24 @@ def payment_records(spark: SparkSession, kafka: KafkaSettings) -> DataFrame:
     return kafka_records(reader.load())
 
 
-def stream_query_id(spark: SparkSession, storage: StorageSettings) -> str | None:
-    """The stream's query id from its checkpoint (None before its first start): stable across
-    restarts, new with a new checkpoint, whose batch ids start again at 0."""
-    try:
-        return json.loads(spark.read.text(f"{storage.checkpoint}/metadata").first().value)["id"]
-    except AnalysisException:
-        return None
-
-
 def app_id(query_id: str) -> str:
     """The Delta transaction app id of the stream's writes."""
     return f"settlement-{query_id}"
 
 
-def settle(payments: DataFrame, merchants: DataFrame, rules: DataFrame) -> DataFrame:
-    """Valid payments to base rows-to-be: first copy, classification, payout rule."""
-    return assign_payout(classify(base.first_copies(payments), merchants), rules)
+def settle(first_copies: DataFrame, merchants: DataFrame, rules: DataFrame) -> DataFrame:
+    """The first copies of payments to base rows-to-be: classification, payout rule."""
+    return assign_payout(classify(first_copies, merchants), rules)
 
 
 def outputs(
     records: DataFrame, holds: list[validation.Hold], merchants: DataFrame, rules: DataFrame
 ) -> list[DataFrame]:
     """What a batch of records becomes, before any table is touched: its log rows, quarantine
-    rows, base rows and statistics, and FINISH markers."""
+    rows, base rows and statistics, and FINISH markers (the batch's first copies standing in for
+    what the dedup state would accept)."""
     parsed = validation.parse(records, holds)
-    rows = base.base_rows(settle(validation.payments(parsed), merchants, rules), "dry-run", 0)
+    rows = base.base_rows(settle(base.first_copies(validation.payments(parsed)), merchants, rules), "dry-run", 0)
     return [conform(parsed, PAYMENT_LOG), validation.rejected(parsed), rows, statistics.grouped(rows),
             validation.finishes(parsed)]
 
@@ -113,7 +106,7 @@ class Settlement:
     @property
     def query_id(self) -> str:
         if self._query_id is None:
-            self._query_id = stream_query_id(self.spark, self.settings.storage)
+            self._query_id = checkpoint.query_id(self.spark, self.settings.storage)
         return self._query_id
 
     @property
@@ -128,9 +121,12 @@ class Settlement:
         try:
             self.process(records, batch_id)
         except Exception as error:
-            spark, storage = records.sparkSession, self.settings.storage
+            spark, storage, kafka = records.sparkSession, self.settings.storage, self.settings.kafka
+            # The batch's records as read, not as validated and deduplicated: what fails may be
+            # validation itself, and the guard's reruns must not touch the dedup state.
+            offsets = checkpoint.batch_offsets(spark, storage, batch_id, kafka.payment_topic)
             self.failure = guard.investigate(
-                spark, storage, self.query_id, batch_id, records, error,
+                spark, storage, self.query_id, batch_id, topic_records(spark, kafka, kafka.payment_topic, offsets), error,
                 lambda some: outputs(some, self.holds, reference.merchants(spark, storage),
                                      reference.payout_rules(spark, storage)),
             )
@@ -142,8 +138,8 @@ class Settlement:
         spark, storage = records.sparkSession, self.settings.storage
         started, clock, spent = datetime.now(timezone.utc), time.monotonic(), Counter()
         stage = functools.partial(timed, spent)
-        with stage("read and validate"):
-            parsed = validation.parse(records, self.holds).persist()
+        with stage("read, validate, dedup"):
+            parsed = records.persist()
             tally = validation.tally(parsed)
         accepted, settled = Counter(), []
         with transaction(spark, app_id(self.query_id), batch_id):
@@ -159,12 +155,16 @@ class Settlement:
                     append(validation.rejected(parsed.where("held")), storage, QUARANTINE)
             if tally.payments:
                 with stage("classify, payout rule, base"):
-                    payouts = settle(validation.payments(parsed), reference.merchants(spark, storage),
-                                     reference.payout_rules(spark, storage))
-                    base.insert_new(spark, storage, base.base_rows(payouts, self.query_id, batch_id))
-                with stage("accepted rows"):
-                    accepted_rows = base.accepted_in(spark, storage, self.query_id, batch_id).persist()
+                    payouts = settle(validation.payments(parsed.where("first_accepted")),
+                                     reference.merchants(spark, storage), reference.payout_rules(spark, storage))
+                    accepted_rows = base.base_rows(payouts, self.query_id, batch_id).persist()
                     accepted, settled = base.tally_accepted(accepted_rows)
+                    if accepted and base.insert_accepted(spark, storage, accepted_rows) != accepted.total():
+                        # A backfill accepted some of them first, or this is a replay whose insert
+                        # Delta skipped: the base has the rows this batch accepted.
+                        accepted_rows.unpersist()
+                        accepted_rows = base.accepted_in(spark, storage, self.query_id, batch_id).persist()
+                        accepted, settled = base.tally_accepted(accepted_rows)
             if settled:
                 with stage("statistics"):
                     stats = statistics.grouped(accepted_rows).persist()
@@ -218,10 +218,12 @@ def start(spark: SparkSession, settings: Settings, available_now: bool = False,
           settlement: Settlement | None = None) -> StreamingQuery:
     """The stream, running: every batch through `settlement` (a new `Settlement` if none is given)."""
     create_tables(spark, settings.storage)
+    settlement = settlement or Settlement(spark, settings)
+    parsed = validation.parse(payment_records(spark, settings.kafka), settlement.holds)
     writer = (
-        payment_records(spark, settings.kafka)
+        dedup.mark_first_accepted(parsed, dedup.accepted_before(spark, settings.storage))
         .writeStream.queryName(settings.stream.query_name)
-        .foreachBatch(settlement or Settlement(spark, settings))
+        .foreachBatch(settlement)
         .option("checkpointLocation", settings.storage.checkpoint)
     )
     if available_now:

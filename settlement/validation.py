@@ -145,9 +145,14 @@ def rejected(parsed: DataFrame) -> DataFrame:
     )
 
 
+def is_payment() -> Column:
+    """A valid PAYMENT message."""
+    return ~_rejected() & (F.col("message.action") == "PAYMENT")
+
+
 def payments(parsed: DataFrame) -> DataFrame:
     """Valid PAYMENT messages: the payment's fields, its channel, and its Kafka position."""
-    return parsed.where(~_rejected() & (F.col("message.action") == "PAYMENT")).select(
+    return parsed.where(is_payment()).select(
         *(F.col(f"message.{name}").alias(name) for name in _PAYMENT_FIELDS if name not in _PROVISIONAL),
         F.col("message.channel").alias("channel"),
         F.to_date("message.payment_date").alias("approval_date"),

@@ -1,0 +1,65 @@
+"""What the stream's checkpoint says, read in one place.
+
+Spark does not document its checkpoint's layout; these are its files as Spark 4 writes them:
+`metadata` (the query id), `offsets/N` (where batch N ends, per partition), `commits/N` (batch N is
+done), `sources/0/0` (where the first batch starts). Read through Spark, so that any file system
+the checkpoint is on serves.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pyspark.errors import AnalysisException
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from settlement.config import StorageSettings
+
+
+def _last_line(spark: SparkSession, path: str) -> dict | None:
+    try:
+        lines = [row.value for row in spark.read.text(path).collect()]
+    except AnalysisException:
+        return None
+    return json.loads(lines[-1]) if lines else None
+
+
+def query_id(spark: SparkSession, storage: StorageSettings) -> str | None:
+    """The stream's query id (None before its first start): stable across restarts, new with a
+    new checkpoint, whose batch ids start again at 0."""
+    metadata = _last_line(spark, f"{storage.checkpoint}/metadata")
+    return None if metadata is None else metadata["id"]
+
+
+def committed_batch(spark: SparkSession, storage: StorageSettings) -> int | None:
+    """The stream's last batch committed: everything it wrote is in the tables and its state."""
+    try:
+        files = spark.read.text(f"{storage.checkpoint}/commits").select(F.input_file_name().alias("file"))
+        batches = [int(row.file.rsplit("/", 1)[-1]) for row in files.distinct().collect()]
+    except AnalysisException:
+        return None
+    return max(batches, default=None)
+
+
+def _offsets(spark: SparkSession, storage: StorageSettings, batch_id: int, topic: str) -> dict[int, int] | None:
+    """Where batch `batch_id` ends (-1: where the first batch starts), per partition."""
+    path = f"{storage.checkpoint}/offsets/{batch_id}" if batch_id >= 0 else f"{storage.checkpoint}/sources/0/0"
+    offsets = _last_line(spark, path)
+    if offsets is None or topic not in offsets:
+        return None
+    return {int(p): offset for p, offset in offsets[topic].items()}
+
+
+def next_offsets(spark: SparkSession, storage: StorageSettings, topic: str) -> dict[int, int] | None:
+    """Where the stream reads next, per partition: the end of its last committed batch (or its
+    starting offsets before the first). Everything from there on is the stream's to process."""
+    batch = committed_batch(spark, storage)
+    return _offsets(spark, storage, -1 if batch is None else batch, topic)
+
+
+def batch_offsets(spark: SparkSession, storage: StorageSettings, batch_id: int, topic: str) -> dict[int, tuple[int, int]]:
+    """The offsets batch `batch_id` reads, per partition (the end excluded)."""
+    ends = _offsets(spark, storage, batch_id, topic) or {}
+    starts = _offsets(spark, storage, batch_id - 1, topic) or {}
+    return {p: (starts.get(p, 0), end) for p, end in ends.items() if end > starts.get(p, 0)}
