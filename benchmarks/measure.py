@@ -36,15 +36,15 @@ class Run:
     batches: int
     state_rows: int = 0  # keys in the query's streaming state at its end
 
+    @property
+    def per_second(self) -> float:
+        return self.records / self.seconds
+
 
 def state_bytes(settings: Settings) -> int:
     """Bytes of the streaming state in the checkpoint (a local folder here)."""
     folder = Path(settings.storage.checkpoint) / "state"
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
-
-    @property
-    def per_second(self) -> float:
-        return self.records / self.seconds
 
 
 def fresh(settings: Settings, name: str) -> Settings:

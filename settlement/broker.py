@@ -79,15 +79,24 @@ def offsets(kafka: KafkaSettings, topic: str, at: datetime | None = None) -> dic
     with `at`, the first offset is instead that of the first record stamped at or after `at`
     (the end offset when there is none)."""
     count = partition_count(kafka, topic)
-    consumer = _consumer(kafka)
-    try:
-        held = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=TIMEOUT_S) for p in range(count)}
-        if at is None:
-            return held
-        millis = int(at.timestamp() * 1000)
-        found = consumer.offsets_for_times([TopicPartition(topic, p, millis) for p in range(count)], timeout=TIMEOUT_S)
-        return {t.partition: (t.offset if t.offset >= 0 else held[t.partition][1], held[t.partition][1]) for t in found}
-    except KafkaException as error:
-        raise BrokerError(f"Kafka at {kafka.bootstrap_servers} did not answer: {error.args[0].str()}") from None
-    finally:
-        consumer.close()
+    deadline = time.monotonic() + TIMEOUT_S
+    while True:
+        consumer = _consumer(kafka)
+        try:
+            return _offsets(consumer, topic, count, at)
+        except KafkaException as error:
+            # A topic just made may not have its leaders yet ("not leader for partition"): that passes.
+            if not error.args[0].retriable() or time.monotonic() > deadline:
+                raise BrokerError(f"Kafka at {kafka.bootstrap_servers} did not answer: {error.args[0].str()}") from None
+        finally:
+            consumer.close()
+        time.sleep(0.5)
+
+
+def _offsets(consumer: Consumer, topic: str, count: int, at: datetime | None) -> dict[int, tuple[int, int]]:
+    held = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=TIMEOUT_S) for p in range(count)}
+    if at is None:
+        return held
+    millis = int(at.timestamp() * 1000)
+    found = consumer.offsets_for_times([TopicPartition(topic, p, millis) for p in range(count)], timeout=TIMEOUT_S)
+    return {t.partition: (t.offset if t.offset >= 0 else held[t.partition][1], held[t.partition][1]) for t in found}

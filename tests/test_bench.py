@@ -25,13 +25,17 @@ def test_the_bench_harness_writes_its_results(spark, broker_up, tmp_path, capsys
         name: (records, -(-records // 10_000)) for name in ("ceiling", "ceiling with validation", "settlement job")}
     assert throughput["ceiling"]["ratio_to_ceiling"] == 1.0
     assert all(r["records_per_second"] > 0 for r in throughput.values())
-    assert {"read and validate", "payment_log", "classify, payout rule, base", "statistics"} <= set(results["stages"])
+    assert {"read, validate, dedup", "payment_log", "classify, payout rule, base", "statistics"} <= set(results["stages"])
     assert sum(stage["share"] for stage in results["stages"].values()) == pytest.approx(1, abs=0.01)
     # Every batch logs its records and counts itself: at least those two commits a batch.
     commits = results["commits_per_batch"]
     assert commits["tables"]["payment_log"] == commits["tables"]["settlement_batches"] == 1
     assert commits["total"] == pytest.approx(sum(commits["tables"].values())) and commits["total"] >= 4
+    # The dedup state holds every id the job accepted, and the history's the prefilled ones too.
+    state = results["dedup_state"]
+    assert state["ids"] > 0 and state["checkpoint_bytes"] > 0
     history = results["history"]
+    assert history["state_ids"] >= 100_000 + state["ids"]
     assert history["prefilled_payments"] == 100_000 and history["median_batch_seconds"]["prefilled"] > 0
     assert history["growth"] == pytest.approx(
         history["median_batch_seconds"]["prefilled"] / history["median_batch_seconds"]["empty"], abs=0.01)
