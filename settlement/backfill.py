@@ -291,7 +291,8 @@ class Backfill:
         kafka = self.settings.kafka
         return [
             Unit(f"offsets {piece}", lambda n=n, piece=piece: self._records(
-                n, validation.parse(topic_records(self.spark, kafka, piece.topic, piece.ranges), self.holds), f"offsets {piece}", piece
+                n, validation.parse(topic_records(self.spark, kafka, piece.topic, piece.ranges), self.holds),
+                f"offsets {piece}", piece,
             ))
             for n, piece in enumerate(offsets.slices(slice_size))
         ]
@@ -315,9 +316,8 @@ class Backfill:
         tally = validation.tally(parsed)
         summary.records += tally.records_in
         summary.finish += tally.finish
-        rows = base.base_rows(
-            topology.settle(base.first_copies(validation.payments(parsed)), self.merchants, self.rules), self.query_id, unit
-        ).persist()
+        first_copies = base.first_copies(validation.payments(parsed))
+        rows = base.base_rows(topology.settle(first_copies, self.merchants, self.rules), self.query_id, unit).persist()
         days = self._count_per_day(validation.payments(parsed), "payments")
         if self.dry_run:
             if offsets is not None:

@@ -50,26 +50,17 @@ def base_rows(payouts: DataFrame, query_id: str, batch_id: int) -> DataFrame:
 
 
 @retry_on_conflict
-def insert_new(spark: SparkSession, storage: StorageSettings, rows: DataFrame) -> None:
-    """Insert the payments whose id the base has never accepted; the others are duplicates."""
-    (
-        delta(spark, storage, SETTLEMENT_BASE)
-        .alias("base")
-        .merge(rows.alias("batch"), "base.payment_id = batch.payment_id")
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
-
-
-@retry_on_conflict
-def insert_accepted(spark: SparkSession, storage: StorageSettings, rows: DataFrame) -> int | None:
-    """Insert the stream's first accepted copies but those a backfill has accepted already; the
-    number inserted, or None if Delta skipped the write (a replayed batch: see `tables.transaction`).
-    Delta prunes the base's files to those holding backfilled rows by their `query_id` statistics."""
+def insert_new(
+    spark: SparkSession, storage: StorageSettings, rows: DataFrame, among: str = "TRUE"
+) -> int | None:
+    """Insert the rows whose id is not among the base rows `among` names (all of them by
+    default; the stream names `BACKFILLED`, which Delta prunes to the files holding backfilled
+    rows by their `query_id` statistics). The number inserted, or None if Delta skipped the write
+    (a replayed batch: see `tables.transaction`)."""
     metrics = (
         delta(spark, storage, SETTLEMENT_BASE)
         .alias("base")
-        .merge(rows.alias("batch"), f"{BACKFILLED} AND base.payment_id = batch.payment_id")
+        .merge(rows.alias("batch"), f"{among} AND base.payment_id = batch.payment_id")
         .whenNotMatchedInsertAll()
         .execute()
         .collect()

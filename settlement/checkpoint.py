@@ -58,7 +58,9 @@ def next_offsets(spark: SparkSession, storage: StorageSettings, topic: str) -> d
     return _offsets(spark, storage, -1 if batch is None else batch, topic)
 
 
-def batch_offsets(spark: SparkSession, storage: StorageSettings, batch_id: int, topic: str) -> dict[int, tuple[int, int]]:
+def batch_offsets(
+    spark: SparkSession, storage: StorageSettings, batch_id: int, topic: str
+) -> dict[int, tuple[int, int]]:
     """The offsets batch `batch_id` reads, per partition (the end excluded)."""
     ends = _offsets(spark, storage, batch_id, topic) or {}
     starts = _offsets(spark, storage, batch_id - 1, topic) or {}

@@ -13,6 +13,7 @@ be empty, and every payment accepted before it would be accepted again.
 
 from __future__ import annotations
 
+from py4j.java_gateway import JavaClass
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.classic.dataframe import DataFrame as ClassicDataFrame
@@ -22,7 +23,6 @@ from settlement.config import StorageSettings
 from settlement.tables import SETTLEMENT_BASE, read
 
 ARRIVAL_ORDER = ("kafka_timestamp", "partition", "offset")
-OPERATOR = "settlement.FirstAccepted"
 
 
 class OperatorMissing(Exception):
@@ -37,13 +37,11 @@ def mark_first_accepted(parsed: DataFrame, accepted_before: DataFrame) -> DataFr
     """Parsed records (`validation.parse`), each with `first_accepted`: true for the first
     accepted copy of its payment id, ever (the ids of `accepted_before` count as accepted)."""
     spark = parsed.sparkSession
-    operator = spark._jvm
-    for name in OPERATOR.split("."):
-        operator = getattr(operator, name)
-    if not hasattr(operator, "mark"):
+    operator = spark._jvm.settlement.FirstAccepted
+    if not isinstance(operator, JavaClass):  # py4j names a class it cannot find a package
         raise OperatorMissing(
-            f"the dedup operator {OPERATOR} is not on Spark's classpath: `make setup` builds"
-            " .local/jars/settlement-jvm.jar from jvm/; give it to spark-submit with --jars"
+            "the dedup operator settlement.FirstAccepted is not on Spark's classpath: `make setup`"
+            " builds .local/jars/settlement-jvm.jar from jvm/; give it to spark-submit with --jars"
         )
     keyed = parsed.withColumn("payment_key", _key())
     marked = operator.mark(keyed._jdf, "payment_key", list(ARRIVAL_ORDER), "first_accepted",
@@ -59,4 +57,6 @@ def accepted_before(spark: SparkSession, storage: StorageSettings) -> DataFrame:
         return spark.createDataFrame([], "payment_id string")
     base = read(spark, storage, SETTLEMENT_BASE)
     query_id = checkpoint.query_id(spark, storage)
-    return base.select("payment_id") if query_id is None else base.where(F.col("query_id") != query_id).select("payment_id")
+    if query_id is not None:
+        base = base.where(F.col("query_id") != query_id)
+    return base.select("payment_id")

@@ -12,6 +12,7 @@ from settlement import broker, topology
 from settlement.arguments import one_line
 from settlement.broker import BrokerError
 from settlement.config import ConfigError, load_settings
+from settlement.dedup import OperatorMissing
 from settlement.session import spark_session
 
 
@@ -34,7 +35,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     spark = spark_session(settings.spark)
     settlement = topology.Settlement(spark, settings)
-    query = topology.start(spark, settings, available_now=args.available_now, settlement=settlement)
+    try:
+        query = topology.start(spark, settings, available_now=args.available_now, settlement=settlement)
+    except OperatorMissing as error:
+        print(f"settlement: {error}", file=sys.stderr)
+        return 2
     try:
         query.awaitTermination()
     except StreamingQueryException as error:

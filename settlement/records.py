@@ -53,7 +53,9 @@ def logged_records(log: DataFrame) -> DataFrame:
     )
 
 
-def topic_records(spark: SparkSession, kafka: KafkaSettings, topic: str, ranges: dict[int, tuple[int, int]]) -> DataFrame:
+def topic_records(
+    spark: SparkSession, kafka: KafkaSettings, topic: str, ranges: dict[int, tuple[int, int]]
+) -> DataFrame:
     """Records of `topic` read in batch: per partition, offsets from start up to end (excluded)."""
 
     def per_partition(end: int) -> str:

@@ -125,8 +125,9 @@ class Settlement:
             # The batch's records as read, not as validated and deduplicated: what fails may be
             # validation itself, and the guard's reruns must not touch the dedup state.
             offsets = checkpoint.batch_offsets(spark, storage, batch_id, kafka.payment_topic)
+            records = topic_records(spark, kafka, kafka.payment_topic, offsets)
             self.failure = guard.investigate(
-                spark, storage, self.query_id, batch_id, topic_records(spark, kafka, kafka.payment_topic, offsets), error,
+                spark, storage, self.query_id, batch_id, records, error,
                 lambda some: outputs(some, self.holds, reference.merchants(spark, storage),
                                      reference.payout_rules(spark, storage)),
             )
@@ -159,7 +160,8 @@ class Settlement:
                                      reference.merchants(spark, storage), reference.payout_rules(spark, storage))
                     accepted_rows = base.base_rows(payouts, self.query_id, batch_id).persist()
                     accepted, settled = base.tally_accepted(accepted_rows)
-                    if accepted and base.insert_accepted(spark, storage, accepted_rows) != accepted.total():
+                    inserted = base.insert_new(spark, storage, accepted_rows, among=base.BACKFILLED) if accepted else 0
+                    if inserted != accepted.total():
                         # A backfill accepted some of them first, or this is a replay whose insert
                         # Delta skipped: the base has the rows this batch accepted.
                         accepted_rows.unpersist()

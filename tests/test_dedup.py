@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from py4j.java_gateway import JavaClass
 from settlement import reference
 from settlement.broker import create_topics
 from settlement.config import Settings
@@ -64,3 +65,9 @@ def test_a_new_checkpoint_accepts_no_payment_the_base_holds(spark, settings, tmp
     shutil.rmtree(Path(moved.storage.checkpoint) / "commits")
     run_job(spark, moved)
     assert table_contents(spark, settings) == before
+
+
+def test_a_missing_operator_jar_is_told_not_called(spark):
+    # py4j answers a class it cannot find with a package: the check must tell the two apart.
+    assert isinstance(spark._jvm.settlement.FirstAccepted, JavaClass)
+    assert not isinstance(spark._jvm.settlement.NoSuchOperator, JavaClass)
