@@ -1,11 +1,13 @@
 # make run   set up, start the local Kafka broker, produce the sample, run the job, show the summary
-# make test  the test suite against the real broker, Spark and Delta
+# make check  lint (ruff), formatting (ruff format), types (mypy settlement) and every test that needs neither a broker nor a JVM
+# make test  make check's lint, formatting and types, then the whole test suite against the real broker, Spark and Delta
+# make lock  requirements/*.txt anew from pyproject.toml: every version pinned, with hashes (LOCK_ARGS=--upgrade for the newest)
 # make fuzz  the input path's property tests with many more, new random examples (FUZZ_EXAMPLES)
 # make backfill ARGS="rederive --from 2025-05-17 --to 2025-05-19 --dry-run"  (see README, Backfill)
 # make bench  the job against the engine's ceiling, 1,000,000 payments (ARGS="--help"; README, Performance)
 # make maintain  compact and VACUUM every table, safe beside the stream (ARGS="--tables settlement_base")
 # make notebooks  JupyterLab on notebooks/ (overview, reconciliation, data quality of the tables)
-# make package  dist/: the wheel, the same as settlement.zip for spark-submit --py-files, the dedup jar, requirements.txt
+# make package  dist/: the wheel, the same as settlement.zip for spark-submit --py-files, the dedup jar, requirements.txt (the executors' lock)
 # make cluster-start / cluster-stop  a Spark standalone master and two workers on this machine
 # make cluster-run  make run's sample through the job on that cluster (README, Running on a cluster)
 # make stop  stop the broker and the cluster; make clean removes everything local (.venv, .local, dist)
@@ -16,6 +18,8 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
+# The pip that installs the locks into .venv (the locks pin everything else).
+PIP_VERSION := 26.3
 PAYMENTS ?= 20000
 MVN := mvn -B -q --no-transfer-progress
 
@@ -34,16 +38,65 @@ FUZZ_EXAMPLES ?= 20000
 KILLS ?= 10
 CHAOS_PAYMENTS ?= 200000
 
-.PHONY: help setup run test fuzz maintain chaos backfill bench notebooks stop clean kafka-start package cluster-start cluster-stop cluster-run
+.PHONY: help setup check check-static lock run test fuzz maintain chaos backfill bench notebooks stop clean kafka-start package cluster-start cluster-stop cluster-run
 
 help:
 	@sed -n 's/^# \(make .*\)/\1/p' Makefile
 
-$(VENV)/.installed: pyproject.toml
+# The locks in requirements/ (make lock writes them from pyproject.toml, all with hashes):
+#   dev.txt       .venv: the project's dependencies, its dev and notebooks extras (make run, make test)
+#   runtime.txt   the project's dependencies alone, at the dev lock's versions
+#   executor.txt  what the cluster's executors install (make package's dist/requirements.txt): the
+#                 project's dependencies less what the cluster's Spark brings (pyspark; delta-spark
+#                 is only the driver's), at the runtime lock's versions
+# The executors' share of pyproject.toml's dependencies:
+EXECUTOR_DEPS = import tomllib; print(*(d for d in tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"] if not d.startswith(("pyspark", "delta-spark"))), sep="\n")
+
+# Every version pyproject.toml pins is the one its locks hold: otherwise they are stale.
+define LOCK_CHECK
+import re, sys, tomllib
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+deps, extras = project["dependencies"], project["optional-dependencies"]
+locks = {
+    "requirements/dev.txt": deps + extras["dev"] + extras["notebooks"],
+    "requirements/runtime.txt": deps,
+    "requirements/executor.txt": [d for d in deps if not d.startswith(("pyspark", "delta-spark"))],
+}
+def pin(line):
+    name, _, version = line.split(";")[0].replace("\\", "").replace(" ", "").strip().partition("==")
+    return re.sub(r"[-_.]+", "-", name.lower()), version
+stale = []
+for lock, wanted in locks.items():
+    pins = {pin(line) for line in open(lock) if line[:1].isalnum()}
+    stale += [f"{lock} lacks {w}" for w in wanted if "==" in w and pin(w) not in pins]
+if stale:
+    sys.exit("The locks are older than pyproject.toml; run make lock:\n  " + "\n  ".join(stale))
+endef
+export LOCK_CHECK
+
+# uv resolves for Python 3.11 on any platform (--universal) and keeps the versions a lock already
+# has where pyproject.toml still allows them; LOCK_ARGS=--upgrade takes the newest instead. The
+# runtime lock is constrained to the dev lock, the executors' to the runtime lock: one version each.
+LOCK = $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command 'make lock' $(LOCK_ARGS)
+
+$(VENV)/.installed: requirements/dev.txt pyproject.toml
+	$(PYTHON) -c "$$LOCK_CHECK"
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,notebooks]'
+	$(PY) -m pip install -q pip==$(PIP_VERSION)
+	$(PY) -m pip install -q --require-hashes -r requirements/dev.txt
+	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -m pip check
 	touch $@
+
+# Needs only uv (pyproject.toml's version) in .venv, not an install of the locks it replaces.
+lock:
+	[[ -x $(PY) ]] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q "$$(grep -o '"uv==[^"]*"' pyproject.toml | tr -d '"')"
+	mkdir -p requirements
+	$(LOCK) pyproject.toml --extra dev --extra notebooks -o requirements/dev.txt
+	$(LOCK) pyproject.toml -c requirements/dev.txt -o requirements/runtime.txt
+	$(PYTHON) -c '$(EXECUTOR_DEPS)' | $(LOCK) - -c requirements/runtime.txt -o requirements/executor.txt
 
 .local/jars/.resolved: conf/spark/pom.xml
 	rm -rf .local/jars
@@ -76,7 +129,19 @@ run: kafka-start
 	@echo "Explore these tables: make notebooks (JupyterLab opens notebooks/ in your browser),"
 	@echo "or ask the operator's command: $(PY) -m settlement --help"
 
-test: kafka-start package
+# Lint, formatting and types: each runs, and the target fails if any of them failed.
+check-static: $(VENV)/.installed
+	status=0; \
+	$(VENV)/bin/ruff check . || status=1; \
+	$(VENV)/bin/ruff format --check . || status=1; \
+	$(VENV)/bin/mypy settlement || status=1; \
+	exit $$status
+
+# No broker, no jars: the tests not marked integration (pyproject.toml) run on the venv alone.
+check: check-static
+	$(PY) -m pytest -m "not integration"
+
+test: check-static kafka-start package
 	$(PY) -m pytest
 
 # Validation's properties over new random inputs (tests/test_input_path.py), and more of them
@@ -86,14 +151,15 @@ fuzz: kafka-start
 
 # What spark-submit ships to executors: the package as a wheel, which is a zip Python imports from
 # (--py-files dist/settlement.zip), and the dependencies executors' Python must have, which are the
-# project's less what the cluster's Spark brings (pyspark; delta-spark is only the driver's).
-package: setup
+# project's less what the cluster's Spark brings (pyspark; delta-spark is only the driver's): their
+# lock, requirements/executor.txt, which bin/cluster.sh installs with --require-hashes.
+package: setup requirements/executor.txt
 	rm -rf dist build
 	$(PY) -m pip wheel -q --no-deps -w dist .
 	rm -rf build
 	cp dist/settlement-*.whl dist/settlement.zip
 	cp .local/jars/settlement-jvm.jar dist/
-	$(PY) -c 'import tomllib; print(*(d for d in tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"] if not d.startswith(("pyspark", "delta-spark"))), sep="\n")' > dist/requirements.txt
+	cp requirements/executor.txt dist/requirements.txt
 
 cluster-start: package
 	bin/cluster.sh start
@@ -133,4 +199,4 @@ stop:
 	bin/kafka.sh stop
 
 clean: stop
-	rm -rf $(VENV) .local dist build
+	rm -rf $(VENV) .local dist build .mypy_cache .ruff_cache

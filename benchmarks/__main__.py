@@ -12,17 +12,18 @@ import json
 import os
 import platform
 import sys
-from datetime import date, datetime, timezone
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from importlib.metadata import version
 from pathlib import Path
 
 from pyspark.sql import functions as F
 
 from benchmarks import measure, steady
-from settlement.arguments import one_line
+from settlement.arguments import OneLineParser, one_line
 from settlement.broker import BrokerError, create_topics, offsets, partition_count
-from settlement.config import ConfigError, Settings, load_settings
+from settlement.config import Settings, load_settings
+from settlement.exits import CannotRun, Exit, Failed, report
 from settlement.reference import rows_from_csv
 from settlement.sample import generate, produce
 from settlement.session import spark_session
@@ -31,32 +32,60 @@ from settlement.tables import MerchantRow
 # The data set's first approval date; the history step's payments come before it.
 FIRST_DAY = date(2025, 5, 17)
 # One message with every field the contract knows: `from_json` in the ceiling parses this shape.
-EXAMPLE = json.dumps({"channel": "ONLINE", "action": "PAYMENT", "data": {
-    "paymentId": "P-1", "paymentType": "ONLINE", "amount": 1000, "merchantNumber": "merchant-0001",
-    "paymentDate": "2025-05-18T10:00:00.000000", "paymentActionType": "PAYMENT", "paymentMethodType": "CARD",
-    "payoutDate": "2025-05-20", "confirmDate": "2025-05-19", "test": False, "networkCancel": False,
-    "approvalStatus": "APPROVED", "closingDate": "2025-05-18"}})
+EXAMPLE = json.dumps(
+    {
+        "channel": "ONLINE",
+        "action": "PAYMENT",
+        "data": {
+            "paymentId": "P-1",
+            "paymentType": "ONLINE",
+            "amount": 1000,
+            "merchantNumber": "merchant-0001",
+            "paymentDate": "2025-05-18T10:00:00.000000",
+            "paymentActionType": "PAYMENT",
+            "paymentMethodType": "CARD",
+            "payoutDate": "2025-05-20",
+            "confirmDate": "2025-05-19",
+            "test": False,
+            "networkCancel": False,
+            "approvalStatus": "APPROVED",
+            "closingDate": "2025-05-18",
+        },
+    }
+)
 
 
-def parser() -> argparse.ArgumentParser:
-    arguments = argparse.ArgumentParser(prog="make bench", description=__doc__,
-                                        formatter_class=argparse.RawDescriptionHelpFormatter)
+def parser() -> OneLineParser:
+    arguments = OneLineParser(prog="bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     arguments.add_argument("--payments", type=int, default=1_000_000, help="distinct payments (default 1000000)")
     arguments.add_argument("--partitions", type=int, default=6, help="partitions of the topic (default 6)")
     arguments.add_argument("--seed", type=int, default=11)
-    arguments.add_argument("--max-offsets-per-trigger", type=int,
-                           help="records per micro-batch at most, the ceiling's and the job's (default: the settings')")
-    arguments.add_argument("--history-payments", type=int, default=20_000_000,
-                           help="payments the base holds before the history step's run (default 20000000; 0 skips it)")
+    arguments.add_argument(
+        "--max-offsets-per-trigger",
+        type=int,
+        help="records per micro-batch at most, the ceiling's and the job's (default: the settings')",
+    )
+    arguments.add_argument(
+        "--history-payments",
+        type=int,
+        default=20_000_000,
+        help="payments the base holds before the history step's run (default 20000000; 0 skips it)",
+    )
     arguments.add_argument("--merge-sizes", default="1,10,100", help="statistics table sizes, in batches of keys")
-    arguments.add_argument("--rates", default="5000,10000,15000",
-                           help="steady producer rates, payments/s, until one is not kept up; \"\" for none "
-                                "(default 5000,10000,15000)")
+    arguments.add_argument(
+        "--rates",
+        default="5000,10000,15000",
+        help='steady producer rates, payments/s, until one is not kept up; "" for none (default 5000,10000,15000)',
+    )
     arguments.add_argument("--steady-seconds", type=float, default=180, help="how long each rate runs (default 180)")
     arguments.add_argument("--trigger", default="1 second", help="the job's trigger interval under steady load")
     arguments.add_argument("--results", type=Path, default=Path("benchmarks/results"))
-    arguments.add_argument("--workspace", type=Path, default=Path(".local/bench"),
-                           help="where the runs' tables and checkpoints go (emptied per run)")
+    arguments.add_argument(
+        "--workspace",
+        type=Path,
+        default=Path(".local/bench"),
+        help="where the runs' tables and checkpoints go (emptied per run)",
+    )
     return arguments
 
 
@@ -72,8 +101,9 @@ def data_set(settings: Settings, payments: int, partitions: int, seed: int) -> t
     if not held:
         print(f"bench: producing {payments:,} payments to {topic} ...", flush=True)
         merchants = rows_from_csv(settings.reference.merchants, MerchantRow)
-        sample = generate(payments, merchants, first_day=FIRST_DAY, partitions=partitions, seed=seed,
-                          id_prefix=f"B{seed}-")
+        sample = generate(
+            payments, merchants, first_day=FIRST_DAY, partitions=partitions, seed=seed, id_prefix=f"B{seed}-"
+        )
         held = len(produce(sample, kafka))
     return settings.model_copy(update={"kafka": kafka}), held
 
@@ -94,20 +124,33 @@ def run(args: argparse.Namespace, save: Callable[[dict], None]) -> dict:
     """Every measurement in turn; `save` gets the results after each, so a late failure keeps the rest."""
     settings = load_settings()
     batch = args.max_offsets_per_trigger or settings.kafka.max_offsets_per_trigger
-    settings = settings.model_copy(update={
-        "storage": settings.storage.model_copy(update={"root": str((args.workspace / "lake").resolve())}),
-        "kafka": settings.kafka.model_copy(update={"max_offsets_per_trigger": batch}),
-    })
+    settings = settings.model_copy(
+        update={
+            "storage": settings.storage.model_copy(update={"root": str((args.workspace / "lake").resolve())}),
+            "kafka": settings.kafka.model_copy(update={"max_offsets_per_trigger": batch}),
+        }
+    )
     settings, records = data_set(settings, args.payments, args.partitions, args.seed)
     spark = spark_session(settings.spark, "settlement-bench")
     schema = spark.range(1).select(F.schema_of_json(F.lit(EXAMPLE))).first()[0]
-    results: dict = {"machine": machine(spark), "settings": {
-        "master": settings.spark.master, "shuffle_partitions": settings.spark.shuffle_partitions,
-        "snapshot_partitions": settings.spark.snapshot_partitions,
-        "driver_memory": spark.conf.get("spark.driver.memory", "1g"), "max_offsets_per_trigger": batch,
-        "trigger": f"availableNow; steady load: {args.trigger}",
-    }, "data_set": {"payments": args.payments, "records": records, "partitions": args.partitions,
-                    "seed": args.seed, "topic": settings.kafka.payment_topic}}
+    results: dict = {
+        "machine": machine(spark),
+        "settings": {
+            "master": settings.spark.master,
+            "shuffle_partitions": settings.spark.shuffle_partitions,
+            "snapshot_partitions": settings.spark.snapshot_partitions,
+            "driver_memory": spark.conf.get("spark.driver.memory", "1g"),
+            "max_offsets_per_trigger": batch,
+            "trigger": f"availableNow; steady load: {args.trigger}",
+        },
+        "data_set": {
+            "payments": args.payments,
+            "records": records,
+            "partitions": args.partitions,
+            "seed": args.seed,
+            "topic": settings.kafka.payment_topic,
+        },
+    }
 
     def step(name: str) -> None:
         save(results)
@@ -124,18 +167,28 @@ def run(args: argparse.Namespace, save: Callable[[dict], None]) -> dict:
     step("the settlement job")
     job, stages, job_settings = measure.settlement_job(spark, settings)
     results["throughput"] = {
-        name: {"records": r.records, "seconds": round(r.seconds, 1), "batches": r.batches,
-               "records_per_second": round(r.per_second), "ratio_to_ceiling": round(r.per_second / top.per_second, 3)}
+        name: {
+            "records": r.records,
+            "seconds": round(r.seconds, 1),
+            "batches": r.batches,
+            "records_per_second": round(r.per_second),
+            "ratio_to_ceiling": round(r.per_second / top.per_second, 3),
+        }
         for name, r in (("ceiling", top), ("ceiling with validation", validated), ("settlement job", job))
     }
     held = measure.state_bytes(job_settings)
-    results["dedup_state"] = {"ids": job.state_rows, "checkpoint_bytes": held,
-                              "bytes_per_million_ids": round(held / job.state_rows * 1e6) if job.state_rows else None}
+    results["dedup_state"] = {
+        "ids": job.state_rows,
+        "checkpoint_bytes": held,
+        "bytes_per_million_ids": round(held / job.state_rows * 1e6) if job.state_rows else None,
+    }
     commits = measure.commits_per_batch(spark, job_settings, job.batches)
     results["commits_per_batch"] = {"tables": commits, "total": round(sum(commits.values()), 2)}
     spent = sum(stages.values())
-    results["stages"] = {name: {"seconds": round(seconds, 1), "share": round(seconds / spent, 3)}
-                         for name, seconds in sorted(stages.items(), key=lambda item: -item[1])}
+    results["stages"] = {
+        name: {"seconds": round(seconds, 1), "share": round(seconds / spent, 3)}
+        for name, seconds in sorted(stages.items(), key=lambda item: -item[1])
+    }
     if args.history_payments:
         step(f"the settlement job over a base of {args.history_payments:,} earlier payments")
         prefilled_run, (seeded, prefilled) = measure.history(spark, settings, args.history_payments, FIRST_DAY)
@@ -145,12 +198,15 @@ def run(args: argparse.Namespace, save: Callable[[dict], None]) -> dict:
             "median_batch_seconds": {"empty": round(empty, 2), "prefilled": round(prefilled, 2)},
             "first_batch_seconds": {"empty": round(first, 2), "prefilled": round(seeded, 2)},
             "state_ids": prefilled_run.state_rows,
-            "growth": round(prefilled / empty, 2)}
+            "growth": round(prefilled / empty, 2),
+        }
     step("classification implementations")
     rates = measure.classifiers(spark, job_settings)
     native = rates[next(iter(rates))]
-    results["classification"] = {name: {"rows_per_second": round(rate), "ratio_to_native": round(rate / native, 3)}
-                                 for name, rate in rates.items()}
+    results["classification"] = {
+        name: {"rows_per_second": round(rate), "ratio_to_native": round(rate / native, 3)}
+        for name, rate in rates.items()
+    }
     step("statistics MERGE as the table grows")
     sizes = tuple(int(size) for size in args.merge_sizes.split(","))
     keys, timings = measure.merge_growth(spark, settings, job_settings, sizes)
@@ -180,9 +236,11 @@ def _steady_row(run: dict) -> str:
     latency = run["latency_seconds"]
     kept_up = f"{'yes' if run['kept_up'] else 'no'} ({run['drain_seconds']} s)"
     rows, size = run["state_rows"], run["state_bytes"]
-    return (f"| {run['rate']:,} | {kept_up} | {latency['p50']} / {latency['p95']} / {latency['p99']} "
-            f"| {run['median_batch_seconds']} | {rows['mid']} / {size['mid']} → {rows['end']} / {size['end']} "
-            f"| {run['peak_driver_rss_mib']:,} / {run['peak_python_workers_rss_mib']:,} |")
+    return (
+        f"| {run['rate']:,} | {kept_up} | {latency['p50']} / {latency['p95']} / {latency['p99']} "
+        f"| {run['median_batch_seconds']} | {rows['mid']} / {size['mid']} → {rows['end']} / {size['end']} "
+        f"| {run['peak_driver_rss_mib']:,} / {run['peak_python_workers_rss_mib']:,} |"
+    )
 
 
 def _history_lines(history: dict) -> list[str]:
@@ -207,11 +265,14 @@ def markdown(results: dict) -> str:
         "",
         "| measure | records/s | seconds | ratio to the ceiling |",
         "|---|---:|---:|---:|",
-        *(f"| {name} | {r['records_per_second']:,} | {r['seconds']} | {r['ratio_to_ceiling']:.2f} |"
-          for name, r in results["throughput"].items()),
+        *(
+            f"| {name} | {r['records_per_second']:,} | {r['seconds']} | {r['ratio_to_ceiling']:.2f} |"
+            for name, r in results["throughput"].items()
+        ),
         "",
         f"Delta commits per batch of the job: {results['commits_per_batch']['total']} ("
-        + ", ".join(f"{name} {n}" for name, n in results["commits_per_batch"]["tables"].items()) + ").",
+        + ", ".join(f"{name} {n}" for name, n in results["commits_per_batch"]["tables"].items())
+        + ").",
         f"Dedup state at the job's end: {results['dedup_state']['ids']:,} ids, "
         f"{results['dedup_state']['checkpoint_bytes']:,} bytes in the checkpoint "
         f"({results['dedup_state']['bytes_per_million_ids']:,} per million ids).",
@@ -223,13 +284,17 @@ def markdown(results: dict) -> str:
         *(_history_lines(results["history"]) if "history" in results else []),
         "| classification | rows/s | ratio to native |",
         "|---|---:|---:|",
-        *(f"| {name} | {c['rows_per_second']:,} | {c['ratio_to_native']:.2f} |"
-          for name, c in results["classification"].items()),
+        *(
+            f"| {name} | {c['rows_per_second']:,} | {c['ratio_to_native']:.2f} |"
+            for name, c in results["classification"].items()
+        ),
         "",
         f"| statistics MERGE, {results['statistics_merge']['keys_per_batch']:,} keys per batch | seconds |",
         "|---|---:|",
-        *(f"| table of {size} the batch's keys | {seconds} |"
-          for size, seconds in results["statistics_merge"]["seconds"].items()),
+        *(
+            f"| table of {size} the batch's keys | {seconds} |"
+            for size, seconds in results["statistics_merge"]["seconds"].items()
+        ),
         f"| growth | {results['statistics_merge']['growth']}x |",
         "",
         "| steady load, payments/s | kept up (drained in) | latency p50 / p95 / p99 (s) | median batch (s) "
@@ -244,7 +309,7 @@ def markdown(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    folder = args.results / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    folder = args.results / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     folder.mkdir(parents=True, exist_ok=True)
 
     def save(results: dict) -> None:
@@ -252,13 +317,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         results = run(args, save)
-    except (ConfigError, BrokerError) as error:
-        print(f"bench: {error}", file=sys.stderr)
-        return 2
+    except (CannotRun, Failed) as error:
+        return report("bench", error)
     table = markdown(results)
     (folder / "results.md").write_text(table)
     print(f"\n{table}\nbench: results in {folder}")
-    return 0
+    return Exit.DONE
 
 
 if __name__ == "__main__":

@@ -18,16 +18,18 @@ FLAGS = ("test", "merchant_status", "network_cancel", "approval_status")
 
 @udf(StringType())
 def _row_at_a_time(test, merchant_status, network_cancel, approval_status):
-    payment = dict(zip(FLAGS, (test, merchant_status, network_cancel, approval_status)))
+    payment = dict(zip(FLAGS, (test, merchant_status, network_cancel, approval_status), strict=True))
     return first_match(payment)[1].classification.value
 
 
 @pandas_udf(StringType())
-def _vectorized(test: pd.Series, merchant_status: pd.Series, network_cancel: pd.Series,
-                approval_status: pd.Series) -> pd.Series:
-    columns = dict(zip(FLAGS, (test, merchant_status, network_cancel, approval_status)))
-    conditions = [np.logical_or.reduce([columns[name].eq(value).to_numpy() for name, value in rule.any_of])
-                  for rule in RULES]
+def _vectorized(
+    test: pd.Series, merchant_status: pd.Series, network_cancel: pd.Series, approval_status: pd.Series
+) -> pd.Series:
+    columns = dict(zip(FLAGS, (test, merchant_status, network_cancel, approval_status), strict=True))
+    conditions = [
+        np.logical_or.reduce([columns[name].eq(value).to_numpy() for name, value in rule.any_of]) for rule in RULES
+    ]
     chosen = np.select(conditions, [rule.classification.value for rule in RULES], OTHERWISE.classification.value)
     return pd.Series(chosen, index=test.index)
 
@@ -38,13 +40,13 @@ def _with_status(payments: DataFrame, merchants: DataFrame) -> DataFrame:
 
 
 def by_python_udf(payments: DataFrame, merchants: DataFrame) -> DataFrame:
-    return _with_status(payments, merchants).withColumn(
-        "classification", _row_at_a_time(*FLAGS)).drop("merchant_status")
+    return (
+        _with_status(payments, merchants).withColumn("classification", _row_at_a_time(*FLAGS)).drop("merchant_status")
+    )
 
 
 def by_pandas_udf(payments: DataFrame, merchants: DataFrame) -> DataFrame:
-    return _with_status(payments, merchants).withColumn(
-        "classification", _vectorized(*FLAGS)).drop("merchant_status")
+    return _with_status(payments, merchants).withColumn("classification", _vectorized(*FLAGS)).drop("merchant_status")
 
 
 IMPLEMENTATIONS = {

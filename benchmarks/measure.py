@@ -77,7 +77,8 @@ def ceiling(spark: SparkSession, settings: Settings, message_schema: str, parse:
     else:
         parsed = validation.parse(records)
     query = (
-        parsed.writeStream.format("delta").queryName(f"ceiling-{parse}")
+        parsed.writeStream.format("delta")
+        .queryName(f"ceiling-{parse}")
         .option("checkpointLocation", settings.storage.checkpoint)
         .trigger(availableNow=True)
         .start(settings.storage.table("parsed"))
@@ -122,20 +123,28 @@ def prefill_base(spark: SparkSession, settings: Settings, payments: int, before:
     settled = n % 10 != 0
     rows = spark.range(payments).select(
         F.format_string("H%011d", n).alias("payment_id"),
-        F.lit("ONLINE").alias("channel"), F.lit("ONLINE").alias("payment_type"),
+        F.lit("ONLINE").alias("channel"),
+        F.lit("ONLINE").alias("payment_type"),
         (n % 100_000 + 100).alias("amount"),
         F.format_string("merchant-%04d", n % 150 + 1).alias("merchant_number"),
         F.to_timestamp_ntz(F.date_format(approval, "yyyy-MM-dd'T'12:00:00")).alias("payment_date"),
         approval.alias("approval_date"),
-        F.lit("PAYMENT").alias("payment_action_type"), F.lit("CARD").alias("payment_method_type"),
+        F.lit("PAYMENT").alias("payment_action_type"),
+        F.lit("CARD").alias("payment_method_type"),
         F.when(settled, "SETTLEMENT").otherwise("TEST").alias("classification"),
         F.when(settled, F.date_add(approval, 3)).alias("payout_date"),
         F.when(settled, F.date_add(approval, 2)).alias("confirm_date"),
         F.when(settled, "R-ALL-CARD").alias("rule_id"),
-        (~settled).alias("test"), F.lit(False).alias("network_cancel"), F.lit("APPROVED").alias("approval_status"),
-        F.lit("history").alias("topic"), (n % 6).alias("partition"), n.alias("offset"),
-        F.to_timestamp(approval).alias("kafka_timestamp"), F.current_timestamp().alias("processed_at"),
-        F.lit("history").alias("query_id"), F.floor(n / 200_000).alias("batch_id"),
+        (~settled).alias("test"),
+        F.lit(False).alias("network_cancel"),
+        F.lit("APPROVED").alias("approval_status"),
+        F.lit("history").alias("topic"),
+        (n % 6).alias("partition"),
+        n.alias("offset"),
+        F.to_timestamp(approval).alias("kafka_timestamp"),
+        F.current_timestamp().alias("processed_at"),
+        F.lit("history").alias("query_id"),
+        F.floor(n / 200_000).alias("batch_id"),
     )
     append(rows, settings.storage, SETTLEMENT_BASE)
 
@@ -169,8 +178,9 @@ def classifiers(spark: SparkSession, job: Settings, repeats: int = 2) -> dict[st
     return rates
 
 
-def merge_growth(spark: SparkSession, settings: Settings, job: Settings, sizes: tuple[int, ...],
-                 repeats: int = 3) -> tuple[int, dict[int, float]]:
+def merge_growth(
+    spark: SparkSession, settings: Settings, job: Settings, sizes: tuple[int, ...], repeats: int = 3
+) -> tuple[int, dict[int, float]]:
     """Seconds of one batch's statistics MERGE (median of `repeats`) when the table already holds
     1x, 10x, ... the keys of that batch: the batch's own keys, plus copies on earlier dates."""
     batch = statistics.grouped(read(spark, job.storage, SETTLEMENT_BASE).where("batch_id = 0")).cache()

@@ -33,16 +33,23 @@ def main() -> int:
     wanted = int(args.rate * args.seconds)
     payments = generate(wanted, merchants, seed=args.seed, id_prefix=f"L{args.seed}-")
     records = [record for record in payments if record.partition is None]  # not the FINISH markers
-    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "linger.ms": 5,
-                         "queue.buffering.max.messages": 2_000_000, **settings.kafka.client_options})
+    producer = Producer(
+        {
+            "bootstrap.servers": settings.kafka.bootstrap_servers,
+            "linger.ms": 5,
+            "queue.buffering.max.messages": 2_000_000,
+            **settings.kafka.client_options,
+        }
+    )
     print("ready", flush=True)
     sys.stdin.readline()
     started, sent = time.monotonic(), 0
     while sent < min(wanted, len(records)):
         due = min(int((time.monotonic() - started) * args.rate), len(records))
         for record in records[sent:due]:
-            producer.produce(args.topic, key=record.key,
-                             value=record.value.encode() if record.value is not None else None)
+            producer.produce(
+                args.topic, key=record.key, value=record.value.encode() if record.value is not None else None
+            )
         sent = max(sent, due)
         producer.poll(0)
         time.sleep(TICK)

@@ -64,7 +64,8 @@ class Steady:
             "state_rows": {"mid": first.state_rows, "end": last.state_rows},
             "state_bytes": {"mid": first.state_bytes, "end": last.state_bytes},
             "state_growth_last_half": round((last.state_rows - first.state_rows) / first.state_rows, 3)
-            if first.state_rows else 0.0,
+            if first.state_rows
+            else 0.0,
             "peak_driver_rss_mib": round(max(s.driver_rss for s in self.samples) / 2**20),
             "peak_python_workers_rss_mib": round(max(s.workers_rss for s in self.samples) / 2**20),
         }
@@ -119,14 +120,18 @@ def run(spark: SparkSession, settings: Settings, rate: int, seconds: float, trig
     settings = fresh(settings, f"steady-{rate}")
     topic = f"bench-steady-{rate}-{int(time.time())}"
     kafka = settings.kafka.model_copy(update={"payment_topic": topic, "statistics_topic": f"{topic}-statistics"})
-    settings = settings.model_copy(update={
-        "kafka": kafka, "stream": settings.stream.model_copy(update={"trigger_interval": trigger})})
+    settings = settings.model_copy(
+        update={"kafka": kafka, "stream": settings.stream.model_copy(update={"trigger_interval": trigger})}
+    )
     create_topics(kafka, {topic: 6, kafka.statistics_topic: 1})
     create_tables(spark, settings.storage)
     reference.load(spark, settings)
     producer = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.producer", "--topic", topic, "--rate", str(rate), "--seconds", str(seconds)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     if producer.stdout.readline().strip() != "ready":
         raise RuntimeError("the producer did not start")
     query = topology.start(spark, settings)
@@ -138,8 +143,7 @@ def run(spark: SparkSession, settings: Settings, rate: int, seconds: float, trig
 
         def sample() -> None:
             while not stop.is_set():
-                steady.samples.append(Sample(time.monotonic() - started, _processed(query), *_state(query),
-                                             *_memory()))
+                steady.samples.append(Sample(time.monotonic() - started, _processed(query), *_state(query), *_memory()))
                 stop.wait(SAMPLE_EVERY)
 
         threading.Thread(target=sample, daemon=True).start()
@@ -148,8 +152,7 @@ def run(spark: SparkSession, settings: Settings, rate: int, seconds: float, trig
         while _processed(query) < sent and time.monotonic() < ended + 600 and query.isActive:
             time.sleep(0.5)
         steady.drain_seconds = time.monotonic() - ended
-        steady.batch_seconds = [p.durationMs["triggerExecution"] / 1000 for p in query.recentProgress
-                                if p.numInputRows]
+        steady.batch_seconds = [p.durationMs["triggerExecution"] / 1000 for p in query.recentProgress if p.numInputRows]
     finally:
         stop.set()
         producer.kill()
@@ -157,8 +160,11 @@ def run(spark: SparkSession, settings: Settings, rate: int, seconds: float, trig
     if query.exception():
         raise RuntimeError(f"the job failed under load: {query.exception()}")
     commits = commit_times(Path(settings.storage.table(SETTLEMENT_BASE)))
-    rows = read(spark, settings.storage, SETTLEMENT_BASE).select(
-        (F.unix_micros("kafka_timestamp") / 1e6).alias("sent"), "batch_id").toPandas()
+    rows = (
+        read(spark, settings.storage, SETTLEMENT_BASE)
+        .select((F.unix_micros("kafka_timestamp") / 1e6).alias("sent"), "batch_id")
+        .toPandas()
+    )
     latency = rows["batch_id"].map(commits) - rows["sent"]
     steady.latency = {f"p{q}": round(float(latency.quantile(q / 100)), 2) for q in (50, 95, 99)}
     return steady

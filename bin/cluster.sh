@@ -31,7 +31,7 @@ executor_environment() {
     echo "cluster: executors' Python environment from dist/requirements.txt ..."
     rm -rf "$home/python"
     python3.11 -m venv "$home/python"
-    "$executor_python" -m pip install -q -r dist/requirements.txt
+    "$executor_python" -m pip install -q --require-hashes -r dist/requirements.txt
     cp dist/requirements.txt "$home/python/requirements.txt"
   fi
 }

@@ -15,7 +15,7 @@ answers() { (exec 3<>/dev/tcp/localhost/9092) 2>/dev/null; }
 
 start() {
   if running; then echo "kafka: already running (pid $(cat "$pidfile"))"; return; fi
-  [[ -d $home/libs ]] || { echo "kafka: no broker jars in $home/libs; run 'make kafka'" >&2; exit 2; }
+  [[ -d $home/libs ]] || { echo "kafka: no broker jars in $home/libs; run 'make setup'" >&2; exit 2; }
   if answers; then echo "kafka: port 9092 is taken by another process" >&2; exit 1; fi
   local data=$PWD/$home/data
   if [[ ! -f $data/meta.properties ]]; then

@@ -6,7 +6,7 @@ import sys
 del sys.path[0]
 
 
-from settlement.backfill_job import main
+from settlement.backfill.job import main
 
 if __name__ == "__main__":
     sys.exit(main())

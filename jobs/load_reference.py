@@ -7,23 +7,25 @@ import sys
 del sys.path[0]
 
 
-from settlement.config import ConfigError, load_settings
+from settlement.arguments import OneLineParser
+from settlement.config import load_settings
+from settlement.exits import CannotRun, Exit, report
 from settlement.reference import load
 from settlement.session import spark_session
 from settlement.tables import create_tables
 
 
 def main() -> int:
+    OneLineParser(prog="load_reference", description=__doc__).parse_args()
     try:
         settings = load_settings()
         spark = spark_session(settings.spark, "settlement-reference")
         create_tables(spark, settings.storage)
         counts = load(spark, settings)
-    except ConfigError as error:
-        print(f"load_reference: {error}", file=sys.stderr)
-        return 2
+    except CannotRun as error:
+        return report("load_reference", error)
     print("reference: " + ", ".join(f"{count} {name}" for name, count in counts.items()))
-    return 0
+    return Exit.DONE
 
 
 if __name__ == "__main__":

@@ -6,10 +6,10 @@ import sys
 # (jobs/settlement.py) would shadow the settlement package.
 del sys.path[0]
 
-import argparse
-
-from settlement.broker import BrokerError, create_topics
-from settlement.config import ConfigError, load_settings
+from settlement.arguments import OneLineParser
+from settlement.broker import create_topics
+from settlement.config import load_settings
+from settlement.exits import CannotRun, Exit, Failed, report
 from settlement.reference import rows_from_csv
 from settlement.sample import generate, produce
 from settlement.tables import MerchantRow
@@ -18,7 +18,7 @@ PARTITIONS = 6
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = OneLineParser(prog="sample", description=__doc__)
     parser.add_argument("--payments", type=int, default=20_000, help="distinct payment events (default 20000)")
     parser.add_argument("--days", type=int, default=3, help="approval days to spread them over (default 3)")
     parser.add_argument("--seed", type=int, default=7)
@@ -29,16 +29,15 @@ def main() -> int:
         merchants = rows_from_csv(settings.reference.merchants, MerchantRow)
         kafka = settings.kafka
         create_topics(kafka, {kafka.payment_topic: PARTITIONS, kafka.statistics_topic: 3}, recreate=args.reset)
-    except (ConfigError, BrokerError) as error:
-        print(f"sample: {error}", file=sys.stderr)
-        return 2
+    except (CannotRun, Failed) as error:
+        return report("sample", error)
     records = generate(
         args.payments, merchants, days=args.days, partitions=PARTITIONS, seed=args.seed, id_prefix=f"S{args.seed}-"
     )
     produced = produce(records, kafka)
     malformed = sum(1 for p in produced if p.record.malformed)
     print(f"sample: produced {len(produced)} records ({malformed} malformed) to {kafka.payment_topic!r}")
-    return 0
+    return Exit.DONE
 
 
 if __name__ == "__main__":

@@ -7,19 +7,21 @@ import sys
 del sys.path[0]
 
 
-from settlement.config import ConfigError, load_settings
+from settlement.arguments import OneLineParser
+from settlement.config import load_settings
+from settlement.exits import CannotRun, Exit, report
 from settlement.session import spark_session
 from settlement.summary import print_summary
 
 
 def main() -> int:
+    OneLineParser(prog="summary", description=__doc__).parse_args()
     try:
         settings = load_settings()
-    except ConfigError as error:
-        print(f"summary: {error}", file=sys.stderr)
-        return 2
+    except CannotRun as error:
+        return report("summary", error)
     print_summary(spark_session(settings.spark, "settlement-summary"), settings.storage)
-    return 0
+    return Exit.DONE
 
 
 if __name__ == "__main__":

@@ -10,11 +10,12 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from settlement.config import KafkaSettings
+from settlement.exits import Failed
 
 TIMEOUT_S = 10.0
 
 
-class BrokerError(Exception):
+class BrokerError(Failed):
     """The Kafka cluster cannot be used; the message is the one line we print."""
 
 
@@ -65,13 +66,15 @@ def create_topics(kafka: KafkaSettings, partitions: dict[str, int], recreate: bo
 
 
 def _consumer(kafka: KafkaSettings) -> Consumer:
-    return Consumer({
-        "bootstrap.servers": kafka.bootstrap_servers,
-        "group.id": f"settlement-offsets-{uuid.uuid4()}",  # never commits: only looks up offsets
-        "enable.auto.commit": False,
-        "log_level": 0,
-        **kafka.client_options,
-    })
+    return Consumer(
+        {
+            "bootstrap.servers": kafka.bootstrap_servers,
+            "group.id": f"settlement-offsets-{uuid.uuid4()}",  # never commits: only looks up offsets
+            "enable.auto.commit": False,
+            "log_level": 0,
+            **kafka.client_options,
+        }
+    )
 
 
 def offsets(kafka: KafkaSettings, topic: str, at: datetime | None = None) -> dict[int, tuple[int, int]]:

@@ -9,6 +9,7 @@ the checkpoint is on serves.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
@@ -17,12 +18,19 @@ from pyspark.sql import functions as F
 from settlement.config import StorageSettings
 
 
-def _last_line(spark: SparkSession, path: str) -> dict | None:
+def _last_line(spark: SparkSession, path: str) -> dict[str, Any] | None:
     try:
         lines = [row.value for row in spark.read.text(path).collect()]
     except AnalysisException:
         return None
     return json.loads(lines[-1]) if lines else None
+
+
+def topic_offsets(source_offsets: dict[str, Any] | None, topic: str) -> dict[int, int] | None:
+    """A topic's offsets per partition in the last line of an `offsets/N` or `sources/0/0` file."""
+    if source_offsets is None or topic not in source_offsets:
+        return None
+    return {int(p): offset for p, offset in source_offsets[topic].items()}
 
 
 def query_id(spark: SparkSession, storage: StorageSettings) -> str | None:
@@ -45,10 +53,7 @@ def committed_batch(spark: SparkSession, storage: StorageSettings) -> int | None
 def _offsets(spark: SparkSession, storage: StorageSettings, batch_id: int, topic: str) -> dict[int, int] | None:
     """Where batch `batch_id` ends (-1: where the first batch starts), per partition."""
     path = f"{storage.checkpoint}/offsets/{batch_id}" if batch_id >= 0 else f"{storage.checkpoint}/sources/0/0"
-    offsets = _last_line(spark, path)
-    if offsets is None or topic not in offsets:
-        return None
-    return {int(p): offset for p, offset in offsets[topic].items()}
+    return topic_offsets(_last_line(spark, path), topic)
 
 
 def next_offsets(spark: SparkSession, storage: StorageSettings, topic: str) -> dict[int, int] | None:
@@ -65,3 +70,8 @@ def batch_offsets(
     ends = _offsets(spark, storage, batch_id, topic) or {}
     starts = _offsets(spark, storage, batch_id - 1, topic) or {}
     return {p: (starts.get(p, 0), end) for p, end in ends.items() if end > starts.get(p, 0)}
+
+
+def app_id(query_id: str) -> str:
+    """The Delta transaction app id of the writes of the stream with this query id."""
+    return f"settlement-{query_id}"

@@ -31,13 +31,22 @@ class Rule:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule(Classification.TEST, "`test` is true, or the merchant is listed as TEST",
-         (("test", True), ("merchant_status", MerchantStatus.TEST.value))),
-    Rule(Classification.NON_SETTLEMENT_MERCHANT, "the merchant is listed as NON_SETTLEMENT",
-         (("merchant_status", MerchantStatus.NON_SETTLEMENT.value),)),
+    Rule(
+        Classification.TEST,
+        "`test` is true, or the merchant is listed as TEST",
+        (("test", True), ("merchant_status", MerchantStatus.TEST.value)),
+    ),
+    Rule(
+        Classification.NON_SETTLEMENT_MERCHANT,
+        "the merchant is listed as NON_SETTLEMENT",
+        (("merchant_status", MerchantStatus.NON_SETTLEMENT.value),),
+    ),
     Rule(Classification.NETWORK_CANCEL, "`networkCancel` is true", (("network_cancel", True),)),
-    Rule(Classification.UNCONFIRMED, "`approvalStatus` is UNCONFIRMED",
-         (("approval_status", ApprovalStatus.UNCONFIRMED.value),)),
+    Rule(
+        Classification.UNCONFIRMED,
+        "`approvalStatus` is UNCONFIRMED",
+        (("approval_status", ApprovalStatus.UNCONFIRMED.value),),
+    ),
 )
 OTHERWISE = Rule(Classification.SETTLEMENT, "no rule above matched: a settlement target", ())
 
@@ -52,8 +61,9 @@ def classification() -> Column:
 
 def first_match(payment: Mapping[str, object]) -> tuple[int, Rule]:
     """The contract's rule (numbered from 1) that classifies one payment: its flags and `merchant_status`."""
-    return next(((n, rule) for n, rule in enumerate(RULES, start=1) if rule.matches(payment)),
-                (len(RULES) + 1, OTHERWISE))
+    return next(
+        ((n, rule) for n, rule in enumerate(RULES, start=1) if rule.matches(payment)), (len(RULES) + 1, OTHERWISE)
+    )
 
 
 def classify(payments: DataFrame, merchants: DataFrame) -> DataFrame:

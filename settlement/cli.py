@@ -18,16 +18,17 @@ import json
 import os
 import socket
 import sys
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from settlement.classification import first_match
 from settlement.arguments import OneLineParser, iso_date
+from settlement.classification import first_match
 from settlement.config import ConfigError, Settings, load_settings
 from settlement.contract import Classification
+from settlement.exits import CannotRun, Exit, Failed, report
 from settlement.lake import Lake
 from settlement.payout_rule import DEFAULT_RULE, candidates
 from settlement.tables import (
@@ -46,7 +47,7 @@ from settlement.tables import (
 PROG = "settlement"
 
 
-class NotFound(Exception):
+class NotFound(Failed):
     """Nothing matches the question; the message says what was looked for."""
 
 
@@ -99,9 +100,14 @@ def explain(lake: Lake, payment_id: str, zone: ZoneInfo) -> str:
     accepted = base.iloc[0] if len(base) else None
     lines = [f"payment {payment_id}: {len(copies)} record{'s' if len(copies) > 1 else ''} in {PAYMENT_LOG}"]
     for copy in copies.itertuples():
-        where = f"  {copy.topic} partition {copy.partition} offset {copy.offset}, at {_local(copy.kafka_timestamp, zone)}: "
-        reason = quarantined[(quarantined.topic == copy.topic) & (quarantined.partition == copy.partition)
-                             & (quarantined.offset == copy.offset)]
+        where = (
+            f"  {copy.topic} partition {copy.partition} offset {copy.offset}, at {_local(copy.kafka_timestamp, zone)}: "
+        )
+        reason = quarantined[
+            (quarantined.topic == copy.topic)
+            & (quarantined.partition == copy.partition)
+            & (quarantined.offset == copy.offset)
+        ]
         if len(reason):
             lines.append(where + f"quarantined: {reason.iloc[0].error}")
         elif accepted is not None and (copy.partition, copy.offset) == (accepted.partition, accepted.offset):
@@ -137,8 +143,10 @@ def _classification(lake: Lake, row: pd.Series) -> list[str]:
         + ("" if number <= 4 else " (test false, merchant normal, networkCancel false, approvalStatus APPROVED)"),
     ]
     if rule.classification.value != row.classification:
-        lines.append(f"    the reference data has changed since: today it would be {rule.classification.value};"
-                     " a `rederive` backfill of its date applies that")
+        lines.append(
+            f"    the reference data has changed since: today it would be {rule.classification.value};"
+            " a `rederive` backfill of its date applies that"
+        )
     return lines
 
 
@@ -149,18 +157,30 @@ def _payout(lake: Lake, row: pd.Series) -> list[str]:
     ranked = candidates(row.to_dict(), rules)
     lines = [f"  payout rule {row.rule_id}: payout {row.payout_date}, confirm {row.confirm_date}"]
     if not ranked:
-        lines.append(f"    no rule fits, so the default: payout {DEFAULT_RULE.payout_delay_days} days after"
-                     f" approval, confirm {DEFAULT_RULE.confirm_lead_days} day before payout")
+        lines.append(
+            f"    no rule fits, so the default: payout {DEFAULT_RULE.payout_delay_days} days after"
+            f" approval, confirm {DEFAULT_RULE.confirm_lead_days} day before payout"
+        )
     for rule, won_by in ranked:
-        scope = ", ".join(f"{rule[f]}" for f in ("merchant_number", "payment_method_type", "payment_action_type")
-                          if rule[f] is not None) or "any payment"
+        scope = (
+            ", ".join(
+                f"{rule[f]}"
+                for f in ("merchant_number", "payment_method_type", "payment_action_type")
+                if rule[f] is not None
+            )
+            or "any payment"
+        )
         verdict = "chosen" if not won_by else f"beaten: the rule above {won_by}"
-        lines.append(f"    {rule['rule_id']:<20} {scope:<40} from {rule['valid_from']}"
-                     f" +{rule['payout_delay_days']}d/-{rule['confirm_lead_days']}d  {verdict}")
+        lines.append(
+            f"    {rule['rule_id']:<20} {scope:<40} from {rule['valid_from']}"
+            f" +{rule['payout_delay_days']}d/-{rule['confirm_lead_days']}d  {verdict}"
+        )
     best = ranked[0][0]["rule_id"] if ranked else DEFAULT_RULE.rule_id
     if best != row.rule_id:
-        lines.append(f"    the payout rules have changed since: today it would be {best};"
-                     " a `rederive` backfill of its date applies that")
+        lines.append(
+            f"    the payout rules have changed since: today it would be {best};"
+            " a `rederive` backfill of its date applies that"
+        )
     return lines
 
 
@@ -169,8 +189,11 @@ def _payout(lake: Lake, row: pd.Series) -> list[str]:
 
 def payouts(lake: Lake, merchant: str, first: date | None, last: date | None) -> pd.DataFrame:
     filters = [("merchant_number", "=", merchant), ("classification", "=", Classification.SETTLEMENT.value)]
-    base = lake.pandas(SETTLEMENT_BASE, filters=filters,
-                       columns=["payout_date", "payment_method_type", "payment_action_type", "amount"])
+    base = lake.pandas(
+        SETTLEMENT_BASE,
+        filters=filters,
+        columns=["payout_date", "payment_method_type", "payment_action_type", "amount"],
+    )
     base = base[(base.payout_date >= (first or date.min)) & (base.payout_date <= (last or date.max))]
     if base.empty:
         raise NotFound(f"no settlement targets of {merchant!r} with a payout date in that range")
@@ -197,10 +220,19 @@ def day_close(lake: Lake, day: date | None) -> pd.DataFrame:
         raise NotFound(f"no FINISH marker seen for {day}" if day else "no FINISH marker seen yet")
     rows["closed"] = rows.closed_at.notna()
     rows["missing_partitions"] = [
-        sorted(set(range(count)) - set(finished)) for count, finished in zip(rows.partition_count, rows.finished_partitions)
+        sorted(set(range(count)) - set(finished))
+        for count, finished in zip(rows.partition_count, rows.finished_partitions, strict=True)
     ]
     return rows.sort_values(["closing_date", "channel"])[
-        ["closing_date", "channel", "closed", "partitions_finished", "partition_count", "missing_partitions", "closed_at"]
+        [
+            "closing_date",
+            "channel",
+            "closed",
+            "partitions_finished",
+            "partition_count",
+            "missing_partitions",
+            "closed_at",
+        ]
     ]
 
 
@@ -210,12 +242,21 @@ def day_close(lake: Lake, day: date | None) -> pd.DataFrame:
 def hold(lake: Lake, topic: str, partition: int, offset: int, reason: str) -> str:
     """Add the record to `held_records`, unless a table already holds it (then NotFound says where)."""
     where = [("topic", "=", topic), ("partition", "=", partition), ("offset", "=", offset)]
-    for name, what in ((HELD_RECORDS, "is already held"), (QUARANTINE, "is already quarantined"),
-                       (SETTLEMENT_BASE, "is already accepted into the base")):
+    for name, what in (
+        (HELD_RECORDS, "is already held"),
+        (QUARANTINE, "is already quarantined"),
+        (SETTLEMENT_BASE, "is already accepted into the base"),
+    ):
         if len(lake.pandas(name, filters=where, columns=["offset"])):
             raise NotFound(f"record {topic}/{partition}/{offset} {what}: nothing to hold")
-    row = HeldRecordRow(topic=topic, partition=partition, offset=offset, reason=reason,
-                        held_at=datetime.now(timezone.utc), held_by=f"{getpass.getuser()}@{socket.gethostname()}")
+    row = HeldRecordRow(
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        reason=reason,
+        held_at=datetime.now(UTC),
+        held_by=f"{getpass.getuser()}@{socket.gethostname()}",
+    )
     lake.append(HELD_RECORDS, [row])
     failed = lake.pandas(BATCH_FAILURES, filters=where)
     line = f"held {topic}/{partition}/{offset}: the next start of the stream quarantines it with your reason"
@@ -232,10 +273,10 @@ def main(argv: list[str] | None = None) -> int:
         lake, zone = Lake(settings), ZoneInfo(settings.spark.time_zone)
         if args.command == "explain":
             print(explain(lake, args.payment_id, zone))
-            return 0
+            return Exit.DONE
         if args.command == "hold":
             print(hold(lake, args.topic or settings.kafka.payment_topic, args.partition, args.offset, args.reason))
-            return 0
+            return Exit.DONE
         if args.command == "payouts":
             if args.first and args.last and args.last < args.first:
                 raise ValueError(f"--to {args.last} is before --from {args.first}")
@@ -245,13 +286,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             rows = day_close(lake, args.date)
         print(show(rows, args.format, zone))
-        return 0
-    except NotFound as nothing:
-        print(f"{PROG}: {nothing}", file=sys.stderr)
-        return 1
-    except (ConfigError, FileNotFoundError, ValueError) as error:
-        print(f"{PROG}: {error}", file=sys.stderr)
-        return 2
+        return Exit.DONE
+    except (Failed, ConfigError) as error:
+        return report(PROG, error)
+    except (FileNotFoundError, ValueError) as error:
+        return report(PROG, CannotRun(error))
 
 
 def run() -> NoReturn:

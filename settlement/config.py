@@ -20,21 +20,38 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from settlement.exits import CannotRun
+
 DEFAULT_CONFIG = Path("conf/settlement.toml")
 _DURATION = re.compile(r"^\d+ (second|minute|hour|day)s?$")
 
 
 class KafkaSettings(BaseModel):
-    bootstrap_servers: str = "localhost:9092"
-    payment_topic: str = "payment"
-    statistics_topic: str = "payment-statistics"
-    starting_offsets: Literal["earliest", "latest"] = "earliest"
-    max_offsets_per_trigger: Annotated[int, Field(gt=0)] | None = None
-    # Passed through to every Kafka client, Java and librdkafka alike (security settings).
-    client_options: dict[str, str] = {}
-    # Only for the Java clients of Spark's Kafka source and sink: what librdkafka does not know
-    # and would refuse (sasl.jaas.config).
-    java_client_options: dict[str, str] = {}
+    """The Kafka cluster, its topics, and how the stream reads them."""
+
+    bootstrap_servers: str = Field(default="localhost:9092", description="The Kafka cluster's bootstrap servers.")
+    payment_topic: str = Field(default="payment", description="The input topic.")
+    statistics_topic: str = Field(
+        default="payment-statistics", description="Where each batch publishes the statistics rows it changed."
+    )
+    starting_offsets: Literal["earliest", "latest"] = Field(
+        default="earliest", description="Where a new checkpoint starts reading: `earliest` or `latest`."
+    )
+    max_offsets_per_trigger: Annotated[int, Field(gt=0)] | None = Field(
+        default=None,
+        description="Records per micro-batch at most, so a backlog is worked off in batches that fit memory; "
+        "unset, no cap (the profiles in conf/ set one).",
+    )
+    client_options: dict[str, str] = Field(
+        default={},
+        description="Passed through to every Kafka client, Java and librdkafka alike (security settings, "
+        "e.g. `security.protocol`).",
+    )
+    java_client_options: dict[str, str] = Field(
+        default={},
+        description="Only for the Java clients of Spark's Kafka source and sink: what librdkafka does not know "
+        "and would refuse (`sasl.jaas.config`).",
+    )
 
     def spark_options(self) -> dict[str, str]:
         """The options of Spark's Kafka source and sink for this cluster: kafka.<client option>."""
@@ -43,11 +60,18 @@ class KafkaSettings(BaseModel):
 
 
 class StorageSettings(BaseModel):
-    # Relative paths are resolved from the project's folder when the settings load.
+    """Where the tables and the checkpoint live; relative paths are resolved from the project's folder."""
+
     model_config = ConfigDict(validate_default=True)
 
-    root: str = ".local/lake"
-    checkpoint: str = ".local/checkpoints/settlement"
+    root: str = Field(
+        default=".local/lake",
+        description="Where the Delta tables live, at `<root>/<table>`: a local path or `s3a://...`.",
+    )
+    checkpoint: str = Field(
+        default=".local/checkpoints/settlement",
+        description="The stream's checkpoint; keep it beside the tables (the two are the job's state).",
+    )
 
     @field_validator("root", "checkpoint")
     @classmethod
@@ -60,8 +84,12 @@ class StorageSettings(BaseModel):
 
 
 class StreamSettings(BaseModel):
-    trigger_interval: str = "10 seconds"
-    query_name: str = "settlement"
+    """The streaming query."""
+
+    trigger_interval: str = Field(
+        default="10 seconds", description="Continuous mode: how often a micro-batch starts (`10 seconds`, `1 minute`)."
+    )
+    query_name: str = Field(default="settlement", description="The streaming query's name in the Spark UI.")
 
     @field_validator("trigger_interval")
     @classmethod
@@ -72,10 +100,12 @@ class StreamSettings(BaseModel):
 
 
 class ReferenceSettings(BaseModel):
+    """The reference data's CSV files, which `jobs/load_reference.py` loads into Delta tables."""
+
     model_config = ConfigDict(validate_default=True)
 
-    merchants: Path = Path("conf/merchants.csv")
-    payout_rules: Path = Path("conf/payout_rules.csv")
+    merchants: Path = Field(default=Path("conf/merchants.csv"), description="Merchant reference data.")
+    payout_rules: Path = Field(default=Path("conf/payout_rules.csv"), description="The payout rules.")
 
     @field_validator("merchants", "payout_rules")
     @classmethod
@@ -84,21 +114,35 @@ class ReferenceSettings(BaseModel):
 
 
 class SparkSettings(BaseModel):
+    """The Spark session."""
+
     model_config = ConfigDict(validate_default=True)
 
-    # Where a session made in Python runs (tests, notebooks, python -m); spark-submit's --master
-    # decides for a submitted job.
-    master: str = "local[2]"
-    shuffle_partitions: Annotated[int, Field(gt=0)] = 4
-    # Tasks that rebuild a Delta table's state from its log, before every write and read of it.
-    snapshot_partitions: Annotated[int, Field(gt=0)] = 1
-    # Tasks listing a table's files (VACUUM); a few per core of the cluster.
-    listing_tasks: Annotated[int, Field(gt=0)] = 8
-    time_zone: str = "Asia/Seoul"
-    jars: str = ".local/jars"
-    log_level: str = "WARN"
-    # Any other Spark setting, e.g. the state store provider or object storage's spark.hadoop.fs.s3a.*.
-    conf: dict[str, str] = {}
+    master: str = Field(
+        default="local[2]",
+        description="Where a session made in Python runs (tests, notebooks, `python -m`); spark-submit's "
+        "`--master` decides for a submitted job.",
+    )
+    shuffle_partitions: Annotated[int, Field(gt=0)] = Field(
+        default=4,
+        description="Shuffle partitions: a multiple of the executors' cores, no fewer than the topic's "
+        "partitions; fixed once a checkpoint holds dedup state.",
+    )
+    snapshot_partitions: Annotated[int, Field(gt=0)] = Field(
+        default=1,
+        description="Tasks that rebuild a Delta table's state from its log, before every write and read of it.",
+    )
+    listing_tasks: Annotated[int, Field(gt=0)] = Field(
+        default=8, description="Tasks listing a table's files (VACUUM); a few per core of the cluster."
+    )
+    time_zone: str = Field(default="Asia/Seoul", description="The session time zone, for showing instants.")
+    jars: str = Field(default=".local/jars", description="Jars added when the session is not made by spark-submit.")
+    log_level: str = Field(default="WARN", description="Spark's log level.")
+    conf: dict[str, str] = Field(
+        default={},
+        description="Any other Spark setting, e.g. executor sizes, the state store provider or object "
+        "storage's `spark.hadoop.fs.s3a.*`.",
+    )
 
     @field_validator("jars")
     @classmethod
@@ -107,33 +151,47 @@ class SparkSettings(BaseModel):
 
 
 class BackfillSettings(BaseModel):
-    # A running backfill renews its lock every quarter of this; a lock not renewed for this long is
-    # a dead run's, and the next backfill takes it over.
-    lease_seconds: Annotated[int, Field(gt=0)] = 600
+    """Backfills and reprocessing (`jobs/backfill.py`)."""
+
+    lease_seconds: Annotated[int, Field(gt=0)] = Field(
+        default=600,
+        description="A running backfill renews its lock every quarter of this; a lock not renewed for this "
+        "long is a dead run's, and the next backfill takes it over.",
+    )
 
 
 class MaintenanceSettings(BaseModel):
-    # VACUUM keeps the files any version of this age still reads; Delta refuses less than 168 hours.
-    vacuum_retention_hours: Annotated[int, Field(ge=168)] = 168
+    """Compaction and VACUUM (`jobs/maintain.py`)."""
+
+    vacuum_retention_hours: Annotated[int, Field(ge=168)] = Field(
+        default=168,
+        description="VACUUM keeps the files any version of this age still reads; Delta refuses less than 168 hours.",
+    )
 
 
 class LakeSettings(BaseModel):
     """How people read the tables (`settlement.lake.Lake`: notebooks and the operator's command)."""
 
-    engine: Literal["deltalake", "spark"] = "deltalake"
+    engine: Literal["deltalake", "spark"] = Field(
+        default="deltalake",
+        description="`deltalake` (Delta's Rust reader with pandas, no JVM) or `spark` (for ranges that outgrow "
+        "one machine).",
+    )
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SETTLEMENT_", env_nested_delimiter="__", extra="forbid")
 
-    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
-    storage: StorageSettings = Field(default_factory=StorageSettings)
-    stream: StreamSettings = Field(default_factory=StreamSettings)
-    reference: ReferenceSettings = Field(default_factory=ReferenceSettings)
-    spark: SparkSettings = Field(default_factory=SparkSettings)
-    backfill: BackfillSettings = Field(default_factory=BackfillSettings)
-    maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
-    lake: LakeSettings = Field(default_factory=LakeSettings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings, description=KafkaSettings.__doc__)
+    storage: StorageSettings = Field(default_factory=StorageSettings, description=StorageSettings.__doc__)
+    stream: StreamSettings = Field(default_factory=StreamSettings, description=StreamSettings.__doc__)
+    reference: ReferenceSettings = Field(default_factory=ReferenceSettings, description=ReferenceSettings.__doc__)
+    spark: SparkSettings = Field(default_factory=SparkSettings, description=SparkSettings.__doc__)
+    backfill: BackfillSettings = Field(default_factory=BackfillSettings, description=BackfillSettings.__doc__)
+    maintenance: MaintenanceSettings = Field(
+        default_factory=MaintenanceSettings, description=MaintenanceSettings.__doc__
+    )
+    lake: LakeSettings = Field(default_factory=LakeSettings, description=LakeSettings.__doc__)
 
     @classmethod
     def settings_customise_sources(
@@ -148,7 +206,7 @@ class Settings(BaseSettings):
         return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file)
 
 
-class ConfigError(Exception):
+class ConfigError(CannotRun):
     """A setting a person must fix; its message is the one line we print."""
 
 
@@ -180,3 +238,37 @@ def load_settings(**overrides: object) -> Settings:
             f"bad setting {where} = {first.get('input')!r}: {first['msg']} "
             f"(in {config_file} or SETTLEMENT_{where.upper().replace('.', '__')})"
         ) from None
+
+
+def settings_markdown() -> str:
+    """docs/settings.md: per section, each setting with its default, its variable and its description.
+
+    Regenerate with `python -m settlement.config > docs/settings.md` (tests/test_settings_doc.py checks it).
+    """
+
+    def default(value: object) -> str:
+        return "unset" if value is None else f"`{value}`"
+
+    purpose = (
+        "Every setting of the job, generated from `settlement/config.py` by "
+        "`python -m settlement.config > docs/settings.md`; do not edit by hand."
+    )
+    precedence = (
+        "A setting comes from its environment variable, else from the profile (`conf/settlement.toml`, or the "
+        "file `SETTLEMENT_CONFIG` names), else from the default below. A dictionary's variable holds JSON."
+    )
+    lines = ["# Settings", "", purpose, "", precedence]
+    for section, section_field in Settings.model_fields.items():
+        model = section_field.annotation
+        assert isinstance(model, type) and issubclass(model, BaseModel)
+        lines += ["", f"## {section}", "", section_field.description or "", ""]
+        lines += ["| setting | default | environment variable | description |", "|---|---|---|---|"]
+        for key, field in model.model_fields.items():
+            description = (field.description or "").replace("|", "\\|")
+            variable = f"SETTLEMENT_{section.upper()}__{key.upper()}"
+            lines.append(f"| `{section}.{key}` | {default(field.default)} | `{variable}` | {description} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(settings_markdown(), end="")

@@ -20,12 +20,13 @@ from pyspark.sql.classic.dataframe import DataFrame as ClassicDataFrame
 
 from settlement import checkpoint, validation
 from settlement.config import StorageSettings
+from settlement.exits import CannotRun
 from settlement.tables import SETTLEMENT_BASE, read
 
 ARRIVAL_ORDER = ("kafka_timestamp", "partition", "offset")
 
 
-class OperatorMissing(Exception):
+class OperatorMissing(CannotRun):
     """The dedup operator's jar is not on Spark's classpath; the message is the one line we print."""
 
 
@@ -44,8 +45,9 @@ def mark_first_accepted(parsed: DataFrame, accepted_before: DataFrame) -> DataFr
             " builds .local/jars/settlement-jvm.jar from jvm/; give it to spark-submit with --jars"
         )
     keyed = parsed.withColumn("payment_key", _key())
-    marked = operator.mark(keyed._jdf, "payment_key", list(ARRIVAL_ORDER), "first_accepted",
-                           accepted_before.select("payment_id")._jdf)
+    marked = operator.mark(
+        keyed._jdf, "payment_key", list(ARRIVAL_ORDER), "first_accepted", accepted_before.select("payment_id")._jdf
+    )
     return ClassicDataFrame(marked, spark).drop("payment_key")
 
 

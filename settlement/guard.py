@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -79,8 +79,11 @@ def culprit(records: DataFrame, stages: Callable[[DataFrame], list[DataFrame]]) 
 
     def at(n: int) -> Column:
         topic, partition, offset = positions[n]
-        return F.struct(F.lit(topic).alias("topic"), F.lit(partition).cast("long").alias("partition"),
-                        F.lit(offset).cast("long").alias("offset"))
+        return F.struct(
+            F.lit(topic).alias("topic"),
+            F.lit(partition).cast("long").alias("partition"),
+            F.lit(offset).cast("long").alias("offset"),
+        )
 
     def fails(some: DataFrame) -> bool:
         # Built outside the `try`: a plan that does not analyse is the guard's fault, not a record's.
@@ -112,8 +115,13 @@ def culprit(records: DataFrame, stages: Callable[[DataFrame], list[DataFrame]]) 
 
 
 def investigate(
-    spark: SparkSession, storage: StorageSettings, query_id: str, batch_id: int, records: DataFrame,
-    error: Exception, stages: Callable[[DataFrame], list[DataFrame]],
+    spark: SparkSession,
+    storage: StorageSettings,
+    query_id: str,
+    batch_id: int,
+    records: DataFrame,
+    error: Exception,
+    stages: Callable[[DataFrame], list[DataFrame]],
 ) -> BatchFailure:
     """Look for the record that fails the batch, and record what was found in `batch_failures`."""
     failure = BatchFailure(batch_id, "", one_line(error), None)
@@ -122,8 +130,14 @@ def investigate(
         failure = BatchFailure(batch_id, offset_ranges(records), failure.error, culprit(records, stages))
         topic, partition, offset = failure.culprit or (None, None, None)
         row = BatchFailureRow(
-            query_id=query_id, batch_id=batch_id, offsets=failure.offsets, error=failure.error,
-            topic=topic, partition=partition, offset=offset, failed_at=datetime.now(timezone.utc),
+            query_id=query_id,
+            batch_id=batch_id,
+            offsets=failure.offsets,
+            error=failure.error,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            failed_at=datetime.now(UTC),
         )
         append(frame(spark, BatchFailureRow, [row]), storage, BATCH_FAILURES)
     except Exception as trouble:  # the guard must not hide the batch's own error

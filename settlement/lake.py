@@ -100,8 +100,13 @@ class Lake:
 def _condition(column: Column, op: str, value: object) -> Column:
     """A deltalake filter triple, as a Spark condition."""
     comparisons = {
-        "=": column.__eq__, "!=": column.__ne__, "<": column.__lt__, "<=": column.__le__,
-        ">": column.__gt__, ">=": column.__ge__, "in": lambda values: column.isin(list(values)),
+        "=": column.__eq__,
+        "!=": column.__ne__,
+        "<": column.__lt__,
+        "<=": column.__le__,
+        ">": column.__gt__,
+        ">=": column.__ge__,
+        "in": lambda values: column.isin(list(values)),
         "not in": lambda values: ~column.isin(list(values)),
     }
     return comparisons[op](value)

@@ -1,7 +1,7 @@
 """`spark-submit jobs/maintain.py [--tables T,...] [--no-vacuum]`: compact and VACUUM the tables.
 
 Safe beside the running stream; schedule it (cron, Airflow) every hour or so, or as often as the
-file counts it prints grow between runs. Exit codes: 0 done, 2 bad arguments or settings, 1 failure.
+file counts it prints grow between runs. Exit codes as `settlement.exits` says.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import logging
 import sys
 import time
 
-from settlement.arguments import OneLineParser, one_line
-from settlement.config import ConfigError, load_settings
+from settlement.arguments import OneLineParser
+from settlement.config import load_settings
+from settlement.exits import CannotRun, Exit, report
 from settlement.maintenance import maintain
 from settlement.session import spark_session
 from settlement.tables import TABLES, create_tables
@@ -35,22 +36,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         names = table_names(args.tables)
-    except (ConfigError, ValueError) as error:
-        print(f"{PROG}: {error}", file=sys.stderr)
-        return 2
+    except ValueError as error:
+        return report(PROG, CannotRun(error))
+    except CannotRun as error:
+        return report(PROG, error)
     started = time.monotonic()
     spark = spark_session(settings.spark, "settlement-maintenance")
     try:
         create_tables(spark, settings.storage)
         retention = None if args.no_vacuum else settings.maintenance.vacuum_retention_hours
         done = maintain(spark, settings.storage, retention, names)
-    except Exception as error:  # Spark's or Delta's: the trace for an engineer, then the line
-        logging.getLogger(PROG).error("maintenance failed", exc_info=True)
-        print(f"{PROG}: failed: {one_line(error)}", file=sys.stderr)
-        return 1
+    except (Exception, KeyboardInterrupt) as error:
+        return report(PROG, error)
     for table in done:
         print(f"{PROG}: {table}")
     before, after = sum(t.files_before for t in done), sum(t.files_after for t in done)
     vacuumed = "no VACUUM" if retention is None else f"VACUUM keeping {retention} h"
-    print(f"{PROG}: {len(done)} tables, {before:,} → {after:,} files, {vacuumed}, in {time.monotonic() - started:.0f} s")
-    return 0
+    print(
+        f"{PROG}: {len(done)} tables, {before:,} → {after:,} files, {vacuumed}, in {time.monotonic() - started:.0f} s"
+    )
+    return Exit.DONE

@@ -16,14 +16,17 @@ from pyspark.sql import functions as F
 from settlement.contract import Classification
 from settlement.tables import PayoutRuleRow
 
-DEFAULT_RULE = PayoutRuleRow(
-    rule_id="DEFAULT", payout_delay_days=2, confirm_lead_days=1, valid_from="0001-01-01"
-)
+DEFAULT_RULE = PayoutRuleRow(rule_id="DEFAULT", payout_delay_days=2, confirm_lead_days=1, valid_from="0001-01-01")
 
 MATCH_FIELDS = ("merchant_number", "payment_method_type", "payment_action_type")
 # What a rule wins by, in the contract's order of precedence.
-WINS_BY = ("names the merchant", "names the payment method", "names the action type", "later validFrom",
-           "smaller ruleId")
+WINS_BY = (
+    "names the merchant",
+    "names the payment method",
+    "names the action type",
+    "later validFrom",
+    "smaller ruleId",
+)
 
 
 def precedence() -> tuple[Column, ...]:
@@ -85,16 +88,20 @@ def candidates(payment: Mapping[str, object], rules: Iterable[Mapping[str, objec
     day: date = payment["approval_date"]
     fitting = sorted(
         (
-            rule for rule in rules
+            rule
+            for rule in rules
             if all(rule[field] in (None, payment[field]) for field in MATCH_FIELDS)
-            and rule["valid_from"] <= day and (rule["valid_to"] is None or day <= rule["valid_to"])
+            and rule["valid_from"] <= day
+            and (rule["valid_to"] is None or day <= rule["valid_to"])
         ),
         key=_rank,
     )
     ranked = []
-    for before, rule in zip([None, *fitting], fitting):
+    for before, rule in zip([None, *fitting], fitting, strict=False):
         if before is None:
             ranked.append((rule, ""))
         else:
-            ranked.append((rule, next(w for w, a, b in zip(WINS_BY, _rank(before), _rank(rule)) if a != b)))
+            ranked.append(
+                (rule, next(w for w, a, b in zip(WINS_BY, _rank(before), _rank(rule), strict=True) if a != b))
+            )
     return ranked

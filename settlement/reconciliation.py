@@ -116,10 +116,12 @@ def statistics_against_base(stats: pd.DataFrame, base: pd.DataFrame) -> pd.DataF
         .agg(payment_count=("amount", "size"), total_amount=("amount", "sum"))
         .astype({"payment_count": "int64", "total_amount": "int64"})
     )
-    both = expected.merge(stats[[*KEY, *TOTALS]], on=list(KEY), how="outer", suffixes=("_base", "_statistics"),
-                          indicator="found_in")
-    both["found_in"] = both["found_in"].cat.rename_categories(
-        {"left_only": "base only", "right_only": "statistics only"}).astype(str)
+    both = expected.merge(
+        stats[[*KEY, *TOTALS]], on=list(KEY), how="outer", suffixes=("_base", "_statistics"), indicator="found_in"
+    )
+    both["found_in"] = (
+        both["found_in"].cat.rename_categories({"left_only": "base only", "right_only": "statistics only"}).astype(str)
+    )
     differ = both["found_in"] != "both"
     for total in TOTALS:
         differ |= both[f"{total}_base"] != both[f"{total}_statistics"]

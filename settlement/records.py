@@ -38,8 +38,11 @@ def kafka_records(loaded: DataFrame) -> DataFrame:
         F.col("key").alias("raw_key"),
         F.col("value").alias("raw_value"),
     ).withColumns(
-        {**as_logged(F.col("raw_key"), "key"), **as_logged(F.col("raw_value"), "value"),
-         "ingested_at": F.current_timestamp()}
+        {
+            **as_logged(F.col("raw_key"), "key"),
+            **as_logged(F.col("raw_value"), "value"),
+            "ingested_at": F.current_timestamp(),
+        }
     )
 
 

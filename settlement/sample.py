@@ -123,8 +123,10 @@ def generate(
         )
         roll = rng.random()
         merchant = (
-            rng.choice(listed.get(MerchantStatus.NON_SETTLEMENT, normal)) if roll < 0.02
-            else rng.choice(listed.get(MerchantStatus.TEST, normal)) if roll < 0.03
+            rng.choice(listed.get(MerchantStatus.NON_SETTLEMENT, normal))
+            if roll < 0.02
+            else rng.choice(listed.get(MerchantStatus.TEST, normal))
+            if roll < 0.03
             else rng.choice(normal)
         )
         action = rng.choices(list(ACTION_WEIGHTS), weights=list(ACTION_WEIGHTS.values()))[0]
@@ -184,7 +186,9 @@ def generate(
         closing = first_day + timedelta(days=offset)
         close_time = datetime.combine(closing + timedelta(days=1), datetime.min.time(), SEOUL) + timedelta(seconds=5)
         for channel in Channel:
-            finish = json.dumps({"channel": channel.value, "action": "FINISH", "data": {"closingDate": closing.isoformat()}})
+            finish = json.dumps(
+                {"channel": channel.value, "action": "FINISH", "data": {"closingDate": closing.isoformat()}}
+            )
             for partition in range(partitions):
                 records.append(SampleRecord(None, finish, close_time, partition=partition))
     records.sort(key=lambda record: record.arrival)

@@ -64,8 +64,14 @@ def spark_schema(*models: type[BaseModel], nullable: bool | None = None) -> Stru
     fields = []
     for model in models:
         for name, field in model.model_fields.items():
-            if field.annotation is not None and isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            if (
+                field.annotation is not None
+                and isinstance(field.annotation, type)
+                and issubclass(field.annotation, BaseModel)
+            ):
                 continue
             _, optional = _optional(field.annotation)
-            fields.append(StructField(name, spark_type(field.annotation), nullable or optional or not field.is_required()))
+            fields.append(
+                StructField(name, spark_type(field.annotation), nullable or optional or not field.is_required())
+            )
     return StructType(fields)

@@ -37,8 +37,10 @@ def spark_session(settings: SparkSettings, app_name: str = "settlement") -> Spar
         .config("spark.sql.sources.parallelPartitionDiscovery.parallelism", settings.listing_tasks)
         # The dedup state: RocksDB holds ids beyond the JVM's heap, and checkpoints a changelog per
         # batch (what the batch changed), not a snapshot of every id.
-        .config("spark.sql.streaming.stateStore.providerClass",
-                "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider")
+        .config(
+            "spark.sql.streaming.stateStore.providerClass",
+            "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider",
+        )
         .config("spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled", "true")
         .config("spark.sql.session.timeZone", settings.time_zone)
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")

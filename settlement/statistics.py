@@ -4,19 +4,8 @@ The stream adds what each batch accepted with a MERGE (`add`); a backfill sets t
 the dates it touched to the GROUP BY over the base (`replace`). The rows that changed then go to the
 statistics topic with their new totals, and a key that left the table as a tombstone.
 
-Both kinds of write carry a Delta transaction id of the stream's app id, and the versions are
-chosen so the two cannot count a batch twice or lose one:
-
-- the stream's MERGE of batch N carries `stream_version(N)`, so a replayed batch is skipped;
-- a backfill that counted a base holding the stream's batches up to F (the last with rows in it,
-  or committed in the checkpoint before the base was read) stamps `fence_version(F, second)`,
-  between batch F's version and batch F+1's. Delta skips a write whose version is not above the
-  one it recorded, hence:
-  - the stream's MERGE of a batch the backfill already counted (F itself, if the backfill read
-    the base between the stream's base commit and its statistics commit) is skipped;
-  - a backfill whose base predates a batch the stream has already counted is skipped, and counts
-    again from a newer base;
-  - a later backfill at the same F stamps a later second.
+Both kinds of write are fenced against each other so that no batch is counted twice or lost
+(`settlement.statistics_fence`).
 """
 
 from __future__ import annotations
@@ -24,25 +13,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 from settlement.config import KafkaSettings, StorageSettings
 from settlement.contract import Classification
-from settlement.tables import APPROVAL_DAILY_STATS, delta, read, retry_on_conflict
+from settlement.tables import APPROVAL_DAILY_STATS, delta, read, retry_on_conflict, snapshot
 
 KEY = ("merchant_number", "approval_date", "payment_action_type", "payment_method_type")
-# Room between two batches' versions for the fences of backfills (a clock second each).
-VERSIONS_PER_BATCH = 1 << 32
-
-
-def stream_version(batch_id: int) -> int:
-    return (batch_id + 1) * VERSIONS_PER_BATCH
-
-
-def fence_version(last_batch: int | None, second: int) -> int:
-    """The version of a backfill that counted the stream's batches up to `last_batch` (None: none)."""
-    return (0 if last_batch is None else last_batch + 1) * VERSIONS_PER_BATCH + second % VERSIONS_PER_BATCH
 
 
 def grouped(base_rows: DataFrame) -> DataFrame:
@@ -52,6 +30,39 @@ def grouped(base_rows: DataFrame) -> DataFrame:
         .groupBy(*KEY)
         .agg(F.count("*").alias("payment_count"), F.sum("amount").alias("total_amount"))
         .withColumn("updated_at", F.current_timestamp())
+    )
+
+
+def moves(spark: SparkSession, storage: StorageSettings, dates: Sequence[date], totals: DataFrame) -> DataFrame:
+    """Per key of `dates`: its totals in the table now (pinned: the same when read after a write)
+    and in `totals`, and whether they differ."""
+    now = snapshot(spark, storage, APPROVAL_DAILY_STATS).where(dates_in("approval_date", dates))
+    return (
+        now.select(*KEY, F.col("payment_count").alias("count_before"), F.col("total_amount").alias("amount_before"))
+        .join(
+            totals.select(
+                *KEY, F.col("payment_count").alias("count_after"), F.col("total_amount").alias("amount_after")
+            ),
+            list(KEY),
+            "full_outer",
+        )
+        .withColumn(
+            "changed",
+            ~(
+                F.col("count_before").eqNullSafe(F.col("count_after"))
+                & F.col("amount_before").eqNullSafe(F.col("amount_after"))
+            ),
+        )
+    )
+
+
+def moves_per_day(moves: DataFrame) -> list[Row]:
+    """The moves summed per approval date, with how many keys change."""
+    totals = ("count_before", "count_after", "amount_before", "amount_after")
+    return (
+        moves.groupBy("approval_date")
+        .agg(*(F.coalesce(F.sum(c), F.lit(0)).alias(c) for c in totals), F.count_if("changed").alias("keys_changed"))
+        .collect()
     )
 
 
@@ -123,17 +134,20 @@ def messages(rows: DataFrame) -> DataFrame:
     row without totals (its key left the table) as a tombstone, a null value."""
     return rows.select(
         F.concat_ws("/", *(F.col(column).cast("string") for column in KEY)).alias("key"),
-        F.when(F.col("payment_count").isNotNull(), F.to_json(
-            F.struct(
-                F.col("merchant_number").alias("merchantNumber"),
-                F.col("approval_date").cast("string").alias("approvalDate"),
-                F.col("payment_action_type").alias("paymentActionType"),
-                F.col("payment_method_type").alias("paymentMethodType"),
-                F.col("payment_count").alias("count"),
-                F.col("total_amount").alias("totalAmount"),
-                F.date_format("updated_at", "yyyy-MM-dd'T'HH:mm:ss.SSSxxx").alias("updatedAt"),
-            )
-        )).alias("value"),
+        F.when(
+            F.col("payment_count").isNotNull(),
+            F.to_json(
+                F.struct(
+                    F.col("merchant_number").alias("merchantNumber"),
+                    F.col("approval_date").cast("string").alias("approvalDate"),
+                    F.col("payment_action_type").alias("paymentActionType"),
+                    F.col("payment_method_type").alias("paymentMethodType"),
+                    F.col("payment_count").alias("count"),
+                    F.col("total_amount").alias("totalAmount"),
+                    F.date_format("updated_at", "yyyy-MM-dd'T'HH:mm:ss.SSSxxx").alias("updatedAt"),
+                )
+            ),
+        ).alias("value"),
     )
 
 

@@ -36,6 +36,4 @@ def print_summary(spark: SparkSession, storage: StorageSettings) -> None:
         10, truncate=False
     )
     print("Day close:")
-    read(spark, storage, DAY_CLOSE).drop("finished_partitions").orderBy("closing_date", "channel").show(
-        truncate=False
-    )
+    read(spark, storage, DAY_CLOSE).drop("finished_partitions").orderBy("closing_date", "channel").show(truncate=False)

@@ -2,7 +2,8 @@
 
 Beyond the contract's columns, `settlement_base` keeps the flags classification read (`test`,
 `network_cancel`, `approval_status`) so a backfill can re-derive it, and the streaming query and
-micro-batch that accepted the payment (`query_id`, `batch_id`); `day_close` keeps the list of finished partitions it counts.
+micro-batch that accepted the payment (`query_id`, `batch_id`); `day_close` keeps the list of
+finished partitions it counts.
 """
 
 from __future__ import annotations

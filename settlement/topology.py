@@ -27,17 +27,26 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
-from settlement import base, broker, checkpoint, day_close, dedup, guard, reference, statistics, validation
-from settlement.classification import classify
+from settlement import (
+    base_table,
+    broker,
+    checkpoint,
+    day_close,
+    dedup,
+    guard,
+    reference,
+    statistics,
+    statistics_fence,
+    validation,
+)
 from settlement.config import KafkaSettings, Settings
 from settlement.contract import Classification
-from settlement.payout_rule import assign_payout
 from settlement.records import kafka_records, kafka_source, topic_records
 from settlement.tables import (
     PAYMENT_LOG,
@@ -67,16 +76,6 @@ def payment_records(spark: SparkSession, kafka: KafkaSettings) -> DataFrame:
     return kafka_records(reader.load())
 
 
-def app_id(query_id: str) -> str:
-    """The Delta transaction app id of the stream's writes."""
-    return f"settlement-{query_id}"
-
-
-def settle(first_copies: DataFrame, merchants: DataFrame, rules: DataFrame) -> DataFrame:
-    """The first copies of payments to base rows-to-be: classification, payout rule."""
-    return assign_payout(classify(first_copies, merchants), rules)
-
-
 def outputs(
     records: DataFrame, holds: list[validation.Hold], merchants: DataFrame, rules: DataFrame
 ) -> list[DataFrame]:
@@ -84,9 +83,15 @@ def outputs(
     rows, base rows and statistics, and FINISH markers (the batch's first copies standing in for
     what the dedup state would accept)."""
     parsed = validation.parse(records, holds)
-    rows = base.base_rows(settle(base.first_copies(validation.payments(parsed)), merchants, rules), "dry-run", 0)
-    return [conform(parsed, PAYMENT_LOG), validation.rejected(parsed), rows, statistics.grouped(rows),
-            validation.finishes(parsed)]
+    first_copies = base_table.first_copies(validation.payments(parsed))
+    rows = base_table.base_rows(base_table.derive(first_copies, merchants, rules), "dry-run", 0)
+    return [
+        conform(parsed, PAYMENT_LOG),
+        validation.rejected(parsed),
+        rows,
+        statistics.grouped(rows),
+        validation.finishes(parsed),
+    ]
 
 
 class Settlement:
@@ -127,9 +132,15 @@ class Settlement:
             offsets = checkpoint.batch_offsets(spark, storage, batch_id, kafka.payment_topic)
             records = topic_records(spark, kafka, kafka.payment_topic, offsets)
             self.failure = guard.investigate(
-                spark, storage, self.query_id, batch_id, records, error,
-                lambda some: outputs(some, self.holds, reference.merchants(spark, storage),
-                                     reference.payout_rules(spark, storage)),
+                spark,
+                storage,
+                self.query_id,
+                batch_id,
+                records,
+                error,
+                lambda some: outputs(
+                    some, self.holds, reference.merchants(spark, storage), reference.payout_rules(spark, storage)
+                ),
             )
             raise guard.BatchFailed(self.failure.line(self.settings.kafka.payment_topic)) from error
 
@@ -137,13 +148,13 @@ class Settlement:
         # The stream runs each batch in a session of its own: the transaction ids must be set
         # there, or the writes made through the batch's DataFrames would not carry them.
         spark, storage = records.sparkSession, self.settings.storage
-        started, clock, spent = datetime.now(timezone.utc), time.monotonic(), Counter()
+        started, clock, spent = datetime.now(UTC), time.monotonic(), Counter()
         stage = functools.partial(timed, spent)
         with stage("read, validate, dedup"):
             parsed = records.persist()
             tally = validation.tally(parsed)
         accepted, settled = Counter(), []
-        with transaction(spark, app_id(self.query_id), batch_id):
+        with transaction(spark, checkpoint.app_id(self.query_id), batch_id):
             with stage("payment_log"):
                 append(parsed, storage, PAYMENT_LOG)
             if tally.quarantined > tally.held:
@@ -152,25 +163,32 @@ class Settlement:
             if tally.held:
                 # A transaction of its own: the batch's may have committed its other quarantine
                 # rows before it failed on the record now held.
-                with stage("quarantine"), transaction(spark, f"{app_id(self.query_id)}-held", batch_id):
+                with stage("quarantine"), transaction(spark, f"{checkpoint.app_id(self.query_id)}-held", batch_id):
                     append(validation.rejected(parsed.where("held")), storage, QUARANTINE)
             if tally.payments:
                 with stage("classify, payout rule, base"):
-                    payouts = settle(validation.payments(parsed.where("first_accepted")),
-                                     reference.merchants(spark, storage), reference.payout_rules(spark, storage))
-                    accepted_rows = base.base_rows(payouts, self.query_id, batch_id).persist()
-                    accepted, settled = base.tally_accepted(accepted_rows)
-                    inserted = base.insert_new(spark, storage, accepted_rows, among=base.BACKFILLED) if accepted else 0
+                    payouts = base_table.derive(
+                        validation.payments(parsed.where("first_accepted")),
+                        reference.merchants(spark, storage),
+                        reference.payout_rules(spark, storage),
+                    )
+                    accepted_rows = base_table.base_rows(payouts, self.query_id, batch_id).persist()
+                    accepted, settled = base_table.tally_accepted(accepted_rows)
+                    inserted = (
+                        base_table.insert_new(spark, storage, accepted_rows, among=base_table.BACKFILLED)
+                        if accepted
+                        else 0
+                    )
                     if inserted != accepted.total():
                         # A backfill accepted some of them first, or this is a replay whose insert
                         # Delta skipped: the base has the rows this batch accepted.
                         accepted_rows.unpersist()
-                        accepted_rows = base.accepted_in(spark, storage, self.query_id, batch_id).persist()
-                        accepted, settled = base.tally_accepted(accepted_rows)
+                        accepted_rows = base_table.accepted_in(spark, storage, self.query_id, batch_id).persist()
+                        accepted, settled = base_table.tally_accepted(accepted_rows)
             if settled:
                 with stage("statistics"):
                     stats = statistics.grouped(accepted_rows).persist()
-                    with transaction(spark, version=statistics.stream_version(batch_id)):
+                    with transaction(spark, version=statistics_fence.stream_version(batch_id)):
                         statistics.add(spark, storage, stats, settled)
             if tally.finish:
                 with stage("day_close"):
@@ -200,9 +218,14 @@ class Settlement:
         self.stage_seconds.update(spent)
         log.info(
             "batch %d: %d in, %d quarantined, %d duplicates, %d FINISH, %s, %.1f s (%s)",
-            batch_id, counts.records_in, counts.quarantined, counts.duplicates, counts.finish,
+            batch_id,
+            counts.records_in,
+            counts.quarantined,
+            counts.duplicates,
+            counts.finish,
             ", ".join(f"{c.value} {getattr(counts, c.value.lower())}" for c in Classification),
-            time.monotonic() - clock, ", ".join(f"{name} {seconds:.1f}" for name, seconds in spent.items()),
+            time.monotonic() - clock,
+            ", ".join(f"{name} {seconds:.1f}" for name, seconds in spent.items()),
         )
 
 
@@ -216,8 +239,9 @@ def timed(spent: Counter, stage: str) -> Iterator[None]:
         spent[stage] += time.monotonic() - clock
 
 
-def start(spark: SparkSession, settings: Settings, available_now: bool = False,
-          settlement: Settlement | None = None) -> StreamingQuery:
+def start(
+    spark: SparkSession, settings: Settings, available_now: bool = False, settlement: Settlement | None = None
+) -> StreamingQuery:
     """The stream, running: every batch through `settlement` (a new `Settlement` if none is given)."""
     create_tables(spark, settings.storage)
     settlement = settlement or Settlement(spark, settings)

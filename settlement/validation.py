@@ -77,9 +77,9 @@ def _parse(key: bytes | None, value: bytes | None) -> tuple:
 
 def parse_columns(keys: pa.Array, values: pa.Array) -> pa.Array:
     """Keys and values (binary) to the PARSED struct, a record a row."""
-    rows = [_parse(key, value) for key, value in zip(keys.to_pylist(), values.to_pylist())]
-    columns = zip(*rows) if rows else [[] for _ in _ARROW]
-    arrays = [pa.array(column, type=field.type) for column, field in zip(columns, _ARROW)]
+    rows = [_parse(key, value) for key, value in zip(keys.to_pylist(), values.to_pylist(), strict=True)]
+    columns = zip(*rows, strict=True) if rows else [[] for _ in _ARROW]
+    arrays = [pa.array(column, type=field.type) for column, field in zip(columns, _ARROW, strict=True)]
     return pa.StructArray.from_arrays(arrays, fields=list(_ARROW))
 
 
@@ -111,7 +111,8 @@ def parse(records: DataFrame, holds: Sequence[Hold] = ()) -> DataFrame:
         return records.withColumns({"message": parse_messages("raw_key", "raw_value"), "held": F.lit(False)})
     reason = functools.reduce(
         lambda chosen, hold: chosen.when(hold.column(), f"held by an operator: {hold.reason}"),
-        holds[1:], F.when(holds[0].column(), f"held by an operator: {holds[0].reason}"),
+        holds[1:],
+        F.when(holds[0].column(), f"held by an operator: {holds[0].reason}"),
     )
     held = reason.isNotNull()
     unread = F.when(held, F.lit(None).cast("binary"))
@@ -140,8 +141,16 @@ def tally(parsed: DataFrame) -> Row:
 
 def rejected(parsed: DataFrame) -> DataFrame:
     return parsed.where(_rejected()).select(
-        "topic", "partition", "offset", "kafka_timestamp", "key", "value", "key_bytes", "value_bytes",
-        F.col("message.error").alias("error"), F.current_timestamp().alias("quarantined_at"),
+        "topic",
+        "partition",
+        "offset",
+        "kafka_timestamp",
+        "key",
+        "value",
+        "key_bytes",
+        "value_bytes",
+        F.col("message.error").alias("error"),
+        F.current_timestamp().alias("quarantined_at"),
     )
 
 
@@ -156,7 +165,10 @@ def payments(parsed: DataFrame) -> DataFrame:
         *(F.col(f"message.{name}").alias(name) for name in _PAYMENT_FIELDS if name not in _PROVISIONAL),
         F.col("message.channel").alias("channel"),
         F.to_date("message.payment_date").alias("approval_date"),
-        "topic", "partition", "offset", "kafka_timestamp",
+        "topic",
+        "partition",
+        "offset",
+        "kafka_timestamp",
     )
 
 

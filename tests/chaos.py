@@ -14,12 +14,8 @@ against tests/reference.py, with batch membership read from the checkpoint's off
 from __future__ import annotations
 
 import argparse
-import csv
-import json
-import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -44,17 +40,22 @@ from settlement.tables import (
     MerchantRow,
     create_tables,
 )
+from tests.harness import (
+    CHANGED_MERCHANT,
+    CHANGED_RULE,
+    ROOT,
+    Job,
+    batch_ends,
+    by_batch,
+    change_reference,
+    checkpoint_batches,
+    delta_commits,
+)
 from tests.invariants import invariants
 from tests.reference import Expected, read_csv
 
-ROOT = Path(__file__).resolve().parent.parent
 PARTITIONS = 4
 KILL_POINTS = ("after a payment_log commit", "after the base MERGE", "at random")
-CHANGED_RULE = dict(
-    rule_id="R-0007", merchant_number="merchant-0007", payment_method_type=None, payment_action_type=None,
-    payout_delay_days="9", confirm_lead_days="3", valid_from="2025-01-01", valid_to=None,
-)
-CHANGED_MERCHANT = dict(merchant_number="merchant-0008", status="NON_SETTLEMENT")
 
 
 @dataclass
@@ -92,103 +93,23 @@ class Report:
             "  invariants:",
         ]
         for name, problem in self.invariants.items():
-            lines.append(f"    {'held  ' if problem is None else 'BROKEN'} {name}" + (f": {problem}" if problem else ""))
+            lines.append(
+                f"    {'held  ' if problem is None else 'BROKEN'} {name}" + (f": {problem}" if problem else "")
+            )
         return "\n".join(lines)
 
 
-def load_reference(spark: SparkSession, settings: Settings, folder: Path, merchants: list[dict],
-                   rules: list[dict]) -> None:
-    """Load reference data as an operator would: CSV files, then the loader."""
-    for path, rows in ((folder / "rules.csv", rules), (folder / "merchants.csv", merchants)):
-        with path.open("w", newline="") as file:
-            writer = csv.DictWriter(file, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-    changed = settings.model_copy(update={"reference": settings.reference.model_copy(
-        update={"payout_rules": folder / "rules.csv", "merchants": folder / "merchants.csv"}
-    )})
-    reference.load(spark, changed)
-
-
-def change_reference(spark: SparkSession, settings: Settings, folder: Path, merchants: list[dict],
-                     rules: list[dict]) -> None:
-    """The reference data plus CHANGED_RULE and CHANGED_MERCHANT."""
-    load_reference(spark, settings, folder, [*merchants, CHANGED_MERCHANT], [*rules, CHANGED_RULE])
-
-
-def delta_commits(table: Path) -> list[Path]:
-    return sorted((table / "_delta_log").glob("*.json"))
-
-
-def checkpoint_batches(checkpoint: Path, kind: str) -> list[int]:
-    folder = checkpoint / kind
-    return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit()) if folder.exists() else []
-
-
-def batch_ends(checkpoint: Path, topic: str) -> list[dict[int, int]]:
-    """Per committed batch, the end offset (exclusive) of each partition, from Spark's offset log."""
-    ends = []
-    for batch in checkpoint_batches(checkpoint, "commits"):
-        lines = (checkpoint / "offsets" / str(batch)).read_text().splitlines()
-        ends.append({int(p): offset for p, offset in json.loads(lines[-1])[topic].items()})
-    return ends
-
-
-def by_batch(produced: list[Produced], ends: list[dict[int, int]]) -> list[list[Produced]]:
-    """The produced records of each committed batch, by the batches' end offsets."""
-    batches: list[list[Produced]] = [[] for _ in ends]
-    for p in produced:
-        batches[next(n for n, end in enumerate(ends) if p.offset < end.get(p.partition, 0))].append(p)
-    return batches
-
-
-class Job:
-    """`spark-submit jobs/settlement.py` (or another job) in a process group of its own, so SIGKILL
-    takes all of it: on `master`, with more of spark-submit's `options` and `env`ironment."""
-
-    def __init__(self, settings: Settings, log: Path, batch_size: int, master: str = "local[2]",
-                 options: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
-        self.log = log
-        self.master, self.options = master, options
-        self.process: subprocess.Popen | None = None
-        self.env = {
-            **os.environ,
-            "PYSPARK_PYTHON": str(ROOT / ".venv/bin/python"),
-            "SPARK_CONF_DIR": str(ROOT / "conf/spark"),
-            "SETTLEMENT_KAFKA__PAYMENT_TOPIC": settings.kafka.payment_topic,
-            "SETTLEMENT_KAFKA__STATISTICS_TOPIC": settings.kafka.statistics_topic,
-            "SETTLEMENT_KAFKA__MAX_OFFSETS_PER_TRIGGER": str(batch_size),
-            "SETTLEMENT_STORAGE__ROOT": settings.storage.root,
-            "SETTLEMENT_STORAGE__CHECKPOINT": settings.storage.checkpoint,
-            "SETTLEMENT_STREAM__TRIGGER_INTERVAL": "2 seconds",
-            **(env or {}),
-        }
-
-    def start(self, available_now: bool = False, arguments: list[str] | None = None) -> None:
-        """The stream (with --available-now, or continuous), or another job: `arguments` of spark-submit."""
-        jars = ",".join(str(jar) for jar in sorted((ROOT / ".local/jars").glob("*.jar")))
-        arguments = arguments or ["jobs/settlement.py", *(["--available-now"] if available_now else [])]
-        command = [str(ROOT / ".venv/bin/spark-submit"), "--master", self.master, "--jars", jars, *self.options,
-                   str(ROOT / arguments[0]), *arguments[1:]]
-        with self.log.open("a") as log:
-            self.process = subprocess.Popen(
-                command, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def kill(self) -> None:
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
-
-    def wait(self, timeout: float) -> int:
-        return self.process.wait(timeout)
-
-
 class Chaos:
-    def __init__(self, spark: SparkSession, settings: Settings, workdir: Path, payments: int, kills: int,
-                 seed: int = 5, batch_size: int = 4000) -> None:
+    def __init__(
+        self,
+        spark: SparkSession,
+        settings: Settings,
+        workdir: Path,
+        payments: int,
+        kills: int,
+        seed: int = 5,
+        batch_size: int = 4000,
+    ) -> None:
         self.spark, self.settings, self.workdir = spark, settings, workdir
         self.payments, self.kill_count, self.rng = payments, kills, random.Random(seed)
         self.seed, self.report = seed, Report()
@@ -206,7 +127,7 @@ class Chaos:
         def send() -> None:
             size = max(1, -(-len(records) // pieces))
             for start in range(0, len(records), size):
-                self.produced.extend(produce(records[start:start + size], self.settings.kafka))
+                self.produced.extend(produce(records[start : start + size], self.settings.kafka))
                 time.sleep(pace_s)
 
         thread = threading.Thread(target=send)
@@ -251,7 +172,10 @@ class Chaos:
             self.report.exits_on_their_own += 1
 
     def _restart(self, available_now: bool = False) -> None:
-        offsets, commits = checkpoint_batches(self.checkpoint, "offsets"), checkpoint_batches(self.checkpoint, "commits")
+        offsets, commits = (
+            checkpoint_batches(self.checkpoint, "offsets"),
+            checkpoint_batches(self.checkpoint, "commits"),
+        )
         if offsets and (not commits or offsets[-1] > commits[-1]):
             self.report.replayed_batches += 1
         self.job.start(available_now)
@@ -280,9 +204,10 @@ class Chaos:
         reference.load(self.spark, self.settings)
         merchants = read_csv(self.settings.reference.merchants)
         rules = read_csv(self.settings.reference.payout_rules)
-        records = generate(self.payments, [MerchantRow(**m) for m in merchants], partitions=PARTITIONS,
-                           seed=self.seed, id_prefix="C")
-        phases = [records[n::self.kill_count + 1] for n in range(self.kill_count + 1)]
+        records = generate(
+            self.payments, [MerchantRow(**m) for m in merchants], partitions=PARTITIONS, seed=self.seed, id_prefix="C"
+        )
+        phases = [records[n :: self.kill_count + 1] for n in range(self.kill_count + 1)]
         compactor = threading.Thread(target=self._maintain, daemon=True)
         self.job.start()
         compactor.start()

@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings as hypothesis_settings
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -18,11 +19,28 @@ os.environ["SETTLEMENT_CONFIG"] = str(ROOT / "conf/settlement.toml")
 
 # `make test`: the same examples every run (a fixed seed), enough to cover each family of input in
 # seconds. `make fuzz`: new random examples, many more of them; a failure prints how to replay it.
-hypothesis_settings.register_profile("ci", derandomize=True, max_examples=300, deadline=None, database=None,
-                                     suppress_health_check=[HealthCheck.too_slow])
-hypothesis_settings.register_profile("fuzz", max_examples=int(os.environ.get("FUZZ_EXAMPLES", 20_000)),
-                                     deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.register_profile(
+    "ci", derandomize=True, max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.register_profile(
+    "fuzz",
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", 20_000)),
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+# A test that asks for one of these needs a JVM or the broker: `make test` runs it, `make check`
+# (pytest -m "not integration") does not.
+NEEDS_JVM_OR_BROKER = {"spark", "broker_up", "settings", "lake"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if NEEDS_JVM_OR_BROKER & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")

@@ -1,24 +1,43 @@
-"""What the integration tests do again and again: run the stream, run a backfill, read the tables."""
+"""What the integration tests (and the chaos runner) do again and again: run the stream in this process
+or as spark-submit, run a backfill, change the reference data, read the tables and the checkpoint."""
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
+import json
 import os
+import signal
+import subprocess
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from unittest import mock
 
+from pyspark.sql import SparkSession
+
 from settlement import reference, topology
 from settlement.broker import create_topics
+from settlement.checkpoint import topic_offsets
 from settlement.config import Settings, load_settings
-from settlement.sample import SampleRecord, generate, produce
+from settlement.sample import Produced, SampleRecord, generate, produce
 from settlement.tables import TABLES, MerchantRow, read
 from tests.reference import read_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PARTITIONS = 2
+CHANGED_RULE = dict(
+    rule_id="R-0007",
+    merchant_number="merchant-0007",
+    payment_method_type=None,
+    payment_action_type=None,
+    payout_delay_days="9",
+    confirm_lead_days="3",
+    valid_from="2025-01-01",
+    valid_to=None,
+)
+CHANGED_MERCHANT = dict(merchant_number="merchant-0008", status="NON_SETTLEMENT")
 
 
 def run_job(spark, settings: Settings) -> None:
@@ -84,8 +103,11 @@ def command(main, settings: Settings, *args: str) -> tuple[int, str, str]:
     """A command line's `main(args)` in this process (a Spark session is the tests' one), with the
     test's settings in its environment: the exit code, and what it printed on stdout and stderr."""
     out, err = io.StringIO(), io.StringIO()
-    with mock.patch.dict(os.environ, environment(settings)), contextlib.redirect_stdout(out), \
-            contextlib.redirect_stderr(err):
+    with (
+        mock.patch.dict(os.environ, environment(settings)),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
         try:
             code = main(list(args))
         except SystemExit as exit:
@@ -95,6 +117,117 @@ def command(main, settings: Settings, *args: str) -> tuple[int, str, str]:
 
 def backfill(settings: Settings, *args: str) -> tuple[int, str, str]:
     """`jobs/backfill.py *args`, in this process."""
-    from settlement.backfill_job import main
+    from settlement.backfill.job import main
 
     return command(main, settings, *args)
+
+
+def load_reference(
+    spark: SparkSession, settings: Settings, folder: Path, merchants: list[dict], rules: list[dict]
+) -> None:
+    """Load reference data as an operator would: CSV files, then the loader."""
+    for path, rows in ((folder / "rules.csv", rules), (folder / "merchants.csv", merchants)):
+        with path.open("w", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    changed = settings.model_copy(
+        update={
+            "reference": settings.reference.model_copy(
+                update={"payout_rules": folder / "rules.csv", "merchants": folder / "merchants.csv"}
+            )
+        }
+    )
+    reference.load(spark, changed)
+
+
+def change_reference(
+    spark: SparkSession, settings: Settings, folder: Path, merchants: list[dict], rules: list[dict]
+) -> None:
+    """The reference data plus CHANGED_RULE and CHANGED_MERCHANT."""
+    load_reference(spark, settings, folder, [*merchants, CHANGED_MERCHANT], [*rules, CHANGED_RULE])
+
+
+def delta_commits(table: Path) -> list[Path]:
+    return sorted((table / "_delta_log").glob("*.json"))
+
+
+def checkpoint_batches(checkpoint: Path, kind: str) -> list[int]:
+    folder = checkpoint / kind
+    return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit()) if folder.exists() else []
+
+
+def batch_ends(checkpoint: Path, topic: str) -> list[dict[int, int]]:
+    """Per committed batch, the end offset (exclusive) of each partition, from Spark's offset log."""
+    ends = []
+    for batch in checkpoint_batches(checkpoint, "commits"):
+        lines = (checkpoint / "offsets" / str(batch)).read_text().splitlines()
+        ends.append(topic_offsets(json.loads(lines[-1]), topic) or {})
+    return ends
+
+
+def by_batch(produced: list[Produced], ends: list[dict[int, int]]) -> list[list[Produced]]:
+    """The produced records of each committed batch, by the batches' end offsets."""
+    batches: list[list[Produced]] = [[] for _ in ends]
+    for p in produced:
+        batches[next(n for n, end in enumerate(ends) if p.offset < end.get(p.partition, 0))].append(p)
+    return batches
+
+
+class Job:
+    """`spark-submit jobs/settlement.py` (or another job) in a process group of its own, so SIGKILL
+    takes all of it: on `master`, with more of spark-submit's `options` and `env`ironment."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        log: Path,
+        batch_size: int,
+        master: str = "local[2]",
+        options: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.log = log
+        self.master, self.options = master, options
+        self.process: subprocess.Popen | None = None
+        self.env = {
+            **os.environ,
+            "PYSPARK_PYTHON": str(ROOT / ".venv/bin/python"),
+            "SPARK_CONF_DIR": str(ROOT / "conf/spark"),
+            "SETTLEMENT_KAFKA__PAYMENT_TOPIC": settings.kafka.payment_topic,
+            "SETTLEMENT_KAFKA__STATISTICS_TOPIC": settings.kafka.statistics_topic,
+            "SETTLEMENT_KAFKA__MAX_OFFSETS_PER_TRIGGER": str(batch_size),
+            "SETTLEMENT_STORAGE__ROOT": settings.storage.root,
+            "SETTLEMENT_STORAGE__CHECKPOINT": settings.storage.checkpoint,
+            "SETTLEMENT_STREAM__TRIGGER_INTERVAL": "2 seconds",
+            **(env or {}),
+        }
+
+    def start(self, available_now: bool = False, arguments: list[str] | None = None) -> None:
+        """The stream (with --available-now, or continuous), or another job: `arguments` of spark-submit."""
+        jars = ",".join(str(jar) for jar in sorted((ROOT / ".local/jars").glob("*.jar")))
+        arguments = arguments or ["jobs/settlement.py", *(["--available-now"] if available_now else [])]
+        command = [
+            str(ROOT / ".venv/bin/spark-submit"),
+            "--master",
+            self.master,
+            "--jars",
+            jars,
+            *self.options,
+            str(ROOT / arguments[0]),
+            *arguments[1:],
+        ]
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen(
+                command, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def wait(self, timeout: float) -> int:
+        return self.process.wait(timeout)

@@ -26,8 +26,19 @@ from settlement.tables import (
 from tests.reference import Expected
 
 BASE_COLUMNS = (
-    "payment_id", "channel", "amount", "merchant_number", "approval_date", "payment_action_type",
-    "payment_method_type", "classification", "payout_date", "confirm_date", "rule_id", "partition", "offset",
+    "payment_id",
+    "channel",
+    "amount",
+    "merchant_number",
+    "approval_date",
+    "payment_action_type",
+    "payment_method_type",
+    "classification",
+    "payout_date",
+    "confirm_date",
+    "rule_id",
+    "partition",
+    "offset",
 )
 
 
@@ -92,7 +103,8 @@ def invariants(
     def statistics_equal_the_group_by() -> str | None:
         got = {
             (r.merchant_number, r.approval_date, r.payment_action_type, r.payment_method_type): (
-                r.payment_count, r.total_amount
+                r.payment_count,
+                r.total_amount,
             )
             for r in read(spark, storage, APPROVAL_DAILY_STATS).collect()
         }
@@ -117,7 +129,8 @@ def invariants(
         published = {k: (v["count"], v["totalAmount"]) for k, v in latest_statistics(settings).items()}
         table = {
             "/".join(map(str, (r.merchant_number, r.approval_date, r.payment_action_type, r.payment_method_type))): (
-                r.payment_count, r.total_amount
+                r.payment_count,
+                r.total_amount,
             )
             for r in read(spark, storage, APPROVAL_DAILY_STATS).collect()
         }
@@ -127,7 +140,8 @@ def invariants(
         batches = read(spark, storage, SETTLEMENT_BATCHES).collect()
         for b in batches:
             if b.records_in != b.quarantined + b.duplicates + b.accepted + b.finish:
-                return f"batch {b.batch_id}: {b.records_in} in != {b.quarantined} + {b.duplicates} + {b.accepted} + {b.finish}"
+                parts = f"{b.quarantined} + {b.duplicates} + {b.accepted} + {b.finish}"
+                return f"batch {b.batch_id}: {b.records_in} in != {parts}"
         ids = [b.batch_id for b in batches]
         if len(ids) != len(set(ids)):
             return f"a batch was counted twice: {sorted(ids)}"

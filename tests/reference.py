@@ -96,9 +96,19 @@ class Expected:
                 payout(payment, approval, rules) if classification == "SETTLEMENT" else (None, None, None)
             )
             self.base[payment["paymentId"]] = (
-                payment["paymentId"], message["channel"], payment["amount"], payment["merchantNumber"],
-                approval, payment["paymentActionType"], payment["paymentMethodType"], classification,
-                payout_date, confirm_date, rule_id, partition, offset,
+                payment["paymentId"],
+                message["channel"],
+                payment["amount"],
+                payment["merchantNumber"],
+                approval,
+                payment["paymentActionType"],
+                payment["paymentMethodType"],
+                classification,
+                payout_date,
+                confirm_date,
+                rule_id,
+                partition,
+                offset,
             )
 
     def statistics(self) -> dict[tuple, tuple[int, int]]:

@@ -23,8 +23,15 @@ ENUMS = {
 IDS = ("paymentId", "merchantNumber")
 FLAGS = ("test", "networkCancel")
 DATES = ("payoutDate", "confirmDate")
-REQUIRED = ("paymentId", "paymentType", "amount", "merchantNumber", "paymentDate", "paymentActionType",
-            "paymentMethodType")
+REQUIRED = (
+    "paymentId",
+    "paymentType",
+    "amount",
+    "merchantNumber",
+    "paymentDate",
+    "paymentActionType",
+    "paymentMethodType",
+)
 OPTIONAL = ("payoutDate", "confirmDate", "test", "networkCancel", "approvalStatus")
 MOST_WON = 1_000_000_000_000
 LOCAL_DATE_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})?")
@@ -116,14 +123,25 @@ def contract_accepts(field: str, value: object) -> bool:
 
 
 def _respellings(word: str) -> st.SearchStrategy[str]:
-    return st.sampled_from([word.lower(), word.title(), f" {word}", f"{word} ", word.replace("A", "\u0391"),
-                            word + "\u200b", word[:-1], ""])
+    return st.sampled_from(
+        [
+            word.lower(),
+            word.title(),
+            f" {word}",
+            f"{word} ",
+            word.replace("A", "\u0391"),
+            word + "\u200b",
+            word[:-1],
+            "",
+        ]
+    )
 
 
 def mutated_values(field: str) -> st.SearchStrategy[object]:
     """Values for `field`: of other types, out of range, respelled, malformed, of every size."""
     other_types = (
-        json_scalars | st.lists(json_scalars, max_size=2)
+        json_scalars
+        | st.lists(json_scalars, max_size=2)
         | st.dictionaries(st.text(max_size=3), json_scalars, max_size=2)
     )
     if field == "amount":
@@ -135,10 +153,22 @@ def mutated_values(field: str) -> st.SearchStrategy[object]:
     if field in ENUMS:
         return other_types | st.sampled_from(ENUMS[field]).flatmap(_respellings) | st.sampled_from(ENUMS[field])
     if field == "paymentDate":
-        return other_types | local_date_times() | st.sampled_from(
-            ["2025-02-30T10:00:00", "2025-05-19T24:00:00", "2025-05-19T21:48:15Z", "2025-05-19 21:48:15",
-             "2025-05-19", "2025-05-19T21:48:15.1234567890", "0000-01-01T00:00:00", "+2025-05-19T00:00:00",
-             "２０２５-05-19T00:00:00"]
+        return (
+            other_types
+            | local_date_times()
+            | st.sampled_from(
+                [
+                    "2025-02-30T10:00:00",
+                    "2025-05-19T24:00:00",
+                    "2025-05-19T21:48:15Z",
+                    "2025-05-19 21:48:15",
+                    "2025-05-19",
+                    "2025-05-19T21:48:15.1234567890",
+                    "0000-01-01T00:00:00",
+                    "+2025-05-19T00:00:00",
+                    "２０２５-05-19T00:00:00",
+                ]
+            )
         )
     if field in DATES:
         return other_types | st.dates().map(date.isoformat) | st.sampled_from(["2025-02-30", "2025-5-19", "20250519"])
@@ -190,7 +220,8 @@ def corrupted(draw) -> bytes:
 def finishes() -> st.SearchStrategy[bytes]:
     return st.builds(
         lambda channel, day: json.dumps(message({"closingDate": day.isoformat()}, channel, "FINISH")).encode(),
-        st.sampled_from(["ONLINE", "OFFLINE"]), st.dates(date(2025, 1, 1), date(2025, 12, 31)),
+        st.sampled_from(["ONLINE", "OFFLINE"]),
+        st.dates(date(2025, 1, 1), date(2025, 12, 31)),
     )
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
 
-from settlement import backfill, reference
+from settlement import reference
+from settlement.backfill import lock as backfill
 from settlement.broker import create_topics
 from settlement.sample import generate, produce
 from settlement.tables import (
@@ -29,7 +30,7 @@ from settlement.tables import (
     read,
 )
 from tests import harness
-from tests.chaos import (
+from tests.harness import (
     CHANGED_MERCHANT,
     CHANGED_RULE,
     ROOT,
@@ -87,7 +88,6 @@ def outside(rows: list[tuple], dates: set[date], position: int) -> list[tuple]:
     return [row for row in rows if row[position] not in dates]
 
 
-@pytest.mark.integration
 def test_a_rule_correction_rederives_the_dates_asked_and_no_other(spark, settings, reference_rows, tmp_path):
     produced = stream_sample(spark, settings, reference_rows)
     before = harness.table_contents(spark, settings)
@@ -111,13 +111,10 @@ def test_a_rule_correction_rederives_the_dates_asked_and_no_other(spark, setting
     # The previous values stay findable: the commit names the run, and time travel reads before it.
     history = spark.sql(f"DESCRIBE HISTORY delta.`{settings.storage.table(SETTLEMENT_BASE)}`")
     first = history.where(F.col("userMetadata").startswith("backfill ")).agg(F.min("version")).first()[0]
-    previous = spark.read.format("delta").option("versionAsOf", first - 1).load(
-        settings.storage.table(SETTLEMENT_BASE)
-    )
+    previous = spark.read.format("delta").option("versionAsOf", first - 1).load(settings.storage.table(SETTLEMENT_BASE))
     assert previous.where("rule_id = 'R-0007'").count() == 0
 
 
-@pytest.mark.integration
 def test_a_merchant_made_non_settlement_retroactively(spark, settings, reference_rows, tmp_path):
     produced = stream_sample(spark, settings, reference_rows)
     merchants, rules = reference_rows
@@ -153,12 +150,10 @@ def test_a_merchant_made_non_settlement_retroactively(spark, settings, reference
     assert twice == {name: once[name] for name in DERIVED_TABLES}
 
 
-@pytest.mark.integration
 def test_one_backfill_at_a_time(spark, settings):
     spark_storage = settings.storage
     create_topics(settings.kafka, {settings.kafka.payment_topic: 1, settings.kafka.statistics_topic: 1})
-    other = backfill.claim(spark, spark_storage, "other-run", "rederive", "2025-05-18",
-                           settings.backfill.lease_seconds)
+    other = backfill.claim(spark, spark_storage, "other-run", "rederive", "2025-05-18", settings.backfill.lease_seconds)
     code, out, err = harness.backfill(settings, "rederive", "--from", "2025-05-18")
     assert code == 1
     assert err.strip().startswith("backfill: backfill other-run (rederive 2025-05-18")
@@ -173,7 +168,6 @@ def test_one_backfill_at_a_time(spark, settings):
     assert ours.status == "DONE" and ours.summary == out.splitlines()[-1]
 
 
-@pytest.mark.integration
 def test_a_dead_backfills_lock_is_taken_over_and_a_live_ones_is_not(spark, settings):
     settings = settings.model_copy(update={"backfill": settings.backfill.model_copy(update={"lease_seconds": 4})})
     create_topics(settings.kafka, {settings.kafka.payment_topic: 1, settings.kafka.statistics_topic: 1})
@@ -184,10 +178,18 @@ def test_a_dead_backfills_lock_is_taken_over_and_a_live_ones_is_not(spark, setti
     assert code == 1 and err.strip().startswith("backfill: backfill live-run (rederive 2025-05-18"), err
     live.release(BackfillStatus.DONE, "done")
     # A killed run leaves its RUNNING row, and its heartbeat stops.
-    long_ago = datetime.now(timezone.utc) - timedelta(minutes=10)
+    long_ago = datetime.now(UTC) - timedelta(minutes=10)
     dead = BackfillRunRow(
-        run_id="dead-run", mode="log", scope="2025-05-17", status=BackfillStatus.RUNNING, started_at=long_ago,
-        finished_at=None, host="gone", pid=1, summary=None, heartbeat_at=long_ago,
+        run_id="dead-run",
+        mode="log",
+        scope="2025-05-17",
+        status=BackfillStatus.RUNNING,
+        started_at=long_ago,
+        finished_at=None,
+        host="gone",
+        pid=1,
+        summary=None,
+        heartbeat_at=long_ago,
     )
     append(frame(spark, BackfillRunRow, [dead]), settings.storage, BACKFILL_RUNS)
     code, out, err = harness.backfill(settings, "rederive", "--from", "2025-05-18")
@@ -209,7 +211,6 @@ def without(rows: list[tuple], name: str, *columns: str) -> list[tuple]:
     return sorted((tuple(v for n, v in enumerate(row) if n not in dropped) for row in rows), key=repr)
 
 
-@pytest.mark.integration
 def test_a_backfill_from_the_log_after_the_topic_was_recreated(spark, settings, reference_rows):
     produced = stream_sample(spark, settings, reference_rows)
     before = harness.table_contents(spark, settings)
@@ -235,7 +236,6 @@ def test_a_backfill_from_the_log_after_the_topic_was_recreated(spark, settings, 
     assert broken(invariants(spark, settings, expected, produced, PARTITIONS)) == {}
 
 
-@pytest.mark.integration
 def test_a_topic_range_the_stream_never_read(spark, settings, reference_rows):
     kafka = settings.kafka
     create_topics(kafka, {kafka.payment_topic: PARTITIONS, kafka.statistics_topic: 2})
@@ -245,14 +245,17 @@ def test_a_topic_range_the_stream_never_read(spark, settings, reference_rows):
     # A stream started at the topic's end (a lost checkpoint, say): it never reads `missed`.
     late = settings.model_copy(update={"kafka": kafka.model_copy(update={"starting_offsets": "latest"})})
     harness.run_job(spark, late)
-    streamed = produce(generate(1_500, merchants, days=SAMPLE_DAYS, partitions=PARTITIONS, seed=32, id_prefix="L"), kafka)
+    streamed = produce(
+        generate(1_500, merchants, days=SAMPLE_DAYS, partitions=PARTITIONS, seed=32, id_prefix="L"), kafka
+    )
     harness.run_job(spark, late)
 
     code, dry, err = harness.backfill(settings, "topic", "--offsets", "0:0-10,1:0-10", "--dry-run")
     assert code == 0, err
     assert dry.splitlines()[-1].startswith("backfill topic ") and " 20 records" in dry.splitlines()[-1]
-    code, out, err = harness.backfill(settings, "topic", "--from", "2025-01-01T00:00", "--to", "2030-01-01T00:00",
-                                      "--slice", "2000")
+    code, out, err = harness.backfill(
+        settings, "topic", "--from", "2025-01-01T00:00", "--to", "2030-01-01T00:00", "--slice", "2000"
+    )
 
     assert code == 0, err
     assert f"{len(missed + streamed):,} records" in out.splitlines()[-1]
@@ -266,7 +269,6 @@ def test_a_topic_range_the_stream_never_read(spark, settings, reference_rows):
     assert broken(checks) == {}
 
 
-@pytest.mark.integration
 def test_a_backfill_beside_the_running_stream(spark, settings, reference_rows, tmp_path):
     """The stream runs in its own JVM while new payments arrive for the very dates the backfill
     re-derives, and both commit to the base and the statistics."""
@@ -275,8 +277,9 @@ def test_a_backfill_beside_the_running_stream(spark, settings, reference_rows, t
     reference.load(spark, settings)
     merchants, rules = reference_rows
     merchant_rows = [MerchantRow(**m) for m in merchants]
-    produced = produce(generate(2_000, merchant_rows, days=SAMPLE_DAYS, partitions=PARTITIONS, seed=41,
-                                id_prefix="A"), kafka)
+    produced = produce(
+        generate(2_000, merchant_rows, days=SAMPLE_DAYS, partitions=PARTITIONS, seed=41, id_prefix="A"), kafka
+    )
     stream = Job(settings, tmp_path / "stream.log", batch_size=1_000)
     stream.start()
     checkpoint = Path(settings.storage.checkpoint)
@@ -328,7 +331,12 @@ def test_the_entry_point_refuses_bad_arguments_in_one_line():
     """`jobs/backfill.py` as a scheduler runs it: a bad date is exit code 2 and one line, before Spark starts."""
     done = subprocess.run(
         [str(ROOT / ".venv/bin/python"), str(ROOT / "jobs/backfill.py"), "rederive", "--from", "2025-05-32"],
-        capture_output=True, text=True, cwd=ROOT, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
     )
     assert done.returncode == 2
-    assert done.stderr.splitlines() == ["backfill: argument --from: '2025-05-32' is not a date like 2025-05-19 (see --help)"]
+    assert done.stderr.splitlines() == [
+        "backfill: argument --from: '2025-05-32' is not a date like 2025-05-19 (see --help)"
+    ]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 from datetime import date
+from itertools import pairwise
 
 import pytest
 
-from settlement.backfill import Dates, Offsets
-from settlement.backfill_job import offset_ranges
-from settlement.statistics import fence_version, stream_version
+from settlement.backfill.job import offset_ranges
+from settlement.backfill.scope import Dates, Offsets
+from settlement.statistics_fence import fence_version, stream_version
 
 
 def test_offsets_are_read_as_partition_first_end():
@@ -26,7 +27,7 @@ def test_slices_cover_every_offset_once_in_arrival_order():
     for partition, (start, end) in ((0, (100, 1100)), (1, (0, 10))):
         spans = [piece.ranges[partition] for piece in slices if partition in piece.ranges]
         assert spans[0][0] == start and spans[-1][1] == end
-        assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
+        assert all(a[1] == b[0] for a, b in pairwise(spans))
     assert sum(piece.records() for piece in slices) == offsets.records() == 1010
     assert Offsets("payment", {}).predicate("t") == "t.topic = 'payment' AND (false)"
 

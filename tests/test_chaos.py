@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.chaos import Chaos
 
 
-@pytest.mark.integration
 def test_invariants_hold_under_chaos(spark, settings, tmp_path):
     report = Chaos(spark, settings, tmp_path, payments=20_000, kills=3).run()
     print(report.text())

@@ -32,9 +32,7 @@ def merchants(spark):
 
 def test_first_matching_rule_wins(spark, merchants):
     payments = spark.createDataFrame([case[:5] for case in CASES], COLUMNS)
-    expected = spark.createDataFrame(
-        [(case[0], case[5]) for case in CASES], "payment_id string, classification string"
-    )
+    expected = spark.createDataFrame([(case[0], case[5]) for case in CASES], "payment_id string, classification string")
     assertDataFrameEqual(classify(payments, merchants).select("payment_id", "classification"), expected)
 
 
@@ -48,8 +46,12 @@ def test_classification_keeps_every_payment_and_column(spark, merchants):
 def test_explain_reads_the_same_rules_and_agrees_with_spark():
     statuses = dict(MERCHANTS)
     for payment_id, merchant, test, network_cancel, approval_status, expected in CASES:
-        payment = dict(test=test, network_cancel=network_cancel, approval_status=approval_status,
-                       merchant_status=statuses.get(merchant))
+        payment = dict(
+            test=test,
+            network_cancel=network_cancel,
+            approval_status=approval_status,
+            merchant_status=statuses.get(merchant),
+        )
         assert first_match(payment)[1].classification.value == expected, payment_id
     assert first_match(dict(test=False, network_cancel=False, approval_status="APPROVED"))[0] == 5
 

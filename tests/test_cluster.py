@@ -16,7 +16,7 @@ from settlement import reference
 from settlement.broker import create_topics
 from settlement.sample import generate, produce
 from settlement.tables import SETTLEMENT_BASE, MerchantRow, create_tables
-from tests.chaos import ROOT, Job, batch_ends, by_batch, delta_commits
+from tests.harness import ROOT, Job, batch_ends, by_batch, delta_commits
 from tests.invariants import broken, invariants
 from tests.reference import Expected, read_csv
 
@@ -45,23 +45,38 @@ def executors(events: Path) -> tuple[set[str], set[str]]:
     return ran, lost
 
 
-@pytest.mark.integration
 def test_the_job_on_a_cluster_that_loses_a_worker(spark, settings, tmp_path, cluster):
     kafka = settings.kafka
     create_topics(kafka, {kafka.payment_topic: PARTITIONS, kafka.statistics_topic: 2})
     create_tables(spark, settings.storage)
     reference.load(spark, settings)
     merchants, rules = read_csv(settings.reference.merchants), read_csv(settings.reference.payout_rules)
-    produced = produce(generate(PAYMENTS, [MerchantRow(**m) for m in merchants], partitions=PARTITIONS, seed=17,
-                                id_prefix="K"), kafka)
+    produced = produce(
+        generate(PAYMENTS, [MerchantRow(**m) for m in merchants], partitions=PARTITIONS, seed=17, id_prefix="K"), kafka
+    )
     events = tmp_path / "events"
     events.mkdir()
-    job = Job(settings, tmp_path / "job.log", BATCH, master=cluster, env={"SETTLEMENT_CONFIG": "conf/cluster.toml"},
-              options=("--py-files", str(ROOT / "dist/settlement.zip"),
-                       "--conf", f"spark.pyspark.python={ROOT / '.local/cluster/python/bin/python'}",
-                       "--conf", f"spark.pyspark.driver.python={ROOT / '.venv/bin/python'}",
-                       "--conf", "spark.eventLog.enabled=true", "--conf", f"spark.eventLog.dir={events.as_uri()}",
-                       "--conf", "spark.eventLog.compress=false"))
+    job = Job(
+        settings,
+        tmp_path / "job.log",
+        BATCH,
+        master=cluster,
+        env={"SETTLEMENT_CONFIG": "conf/cluster.toml"},
+        options=(
+            "--py-files",
+            str(ROOT / "dist/settlement.zip"),
+            "--conf",
+            f"spark.pyspark.python={ROOT / '.local/cluster/python/bin/python'}",
+            "--conf",
+            f"spark.pyspark.driver.python={ROOT / '.venv/bin/python'}",
+            "--conf",
+            "spark.eventLog.enabled=true",
+            "--conf",
+            f"spark.eventLog.dir={events.as_uri()}",
+            "--conf",
+            "spark.eventLog.compress=false",
+        ),
+    )
     base = Path(settings.storage.table(SETTLEMENT_BASE))
     created = len(delta_commits(base))
     clock = time.monotonic()
@@ -81,5 +96,8 @@ def test_the_job_on_a_cluster_that_loses_a_worker(spark, settings, tmp_path, clu
     ran, lost = executors(events)
     assert len(ran) >= 2 and "driver" not in ran, ran
     assert lost, "no executor was lost with the worker"
-    print(f"cluster: {len(produced):,} records in {len(batches)} batches, {seconds:.0f} s "
-          f"({len(produced) / seconds:,.0f} records/s, spark-submit included); executors {sorted(ran)}, lost {sorted(lost)}")
+    print(
+        f"cluster: {len(produced):,} records in {len(batches)} batches, {seconds:.0f} s "
+        f"({len(produced) / seconds:,.0f} records/s, spark-submit included); "
+        f"executors {sorted(ran)}, lost {sorted(lost)}"
+    )

@@ -6,8 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
 from py4j.java_gateway import JavaClass
+
 from settlement import reference
 from settlement.broker import create_topics
 from settlement.config import Settings
@@ -27,12 +27,12 @@ def moved_to(settings: Settings, folder: Path, topic: str) -> Settings:
     return settings.model_copy(update={"kafka": kafka, "storage": storage})
 
 
-@pytest.mark.integration
 def test_a_new_checkpoint_accepts_no_payment_the_base_holds(spark, settings, tmp_path):
     kafka = settings.kafka
     moved = moved_to(settings, tmp_path, f"{kafka.payment_topic}-moved")
-    create_topics(kafka, {kafka.payment_topic: PARTITIONS, moved.kafka.payment_topic: PARTITIONS,
-                          kafka.statistics_topic: 1})
+    create_topics(
+        kafka, {kafka.payment_topic: PARTITIONS, moved.kafka.payment_topic: PARTITIONS, kafka.statistics_topic: 1}
+    )
     reference.load(spark, settings)
     merchants, rules = read_csv(settings.reference.merchants), read_csv(settings.reference.payout_rules)
     merchant_rows = [MerchantRow(**m) for m in merchants]
@@ -54,8 +54,16 @@ def test_a_new_checkpoint_accepts_no_payment_the_base_holds(spark, settings, tmp
     base = read(spark, settings.storage, SETTLEMENT_BASE)
     assert base.count() == len(expected.base) > accepted
     checks = invariants(spark, settings, expected, first, PARTITIONS)
-    assert broken({name: check for name, check in checks.items() if name.startswith(
-        ("settlement_base", "approval_daily_stats"))}) == {}
+    assert (
+        broken(
+            {
+                name: check
+                for name, check in checks.items()
+                if name.startswith(("settlement_base", "approval_daily_stats"))
+            }
+        )
+        == {}
+    )
     batches = read(spark, settings.storage, SETTLEMENT_BATCHES).where("batch_id = 0").collect()
     assert sorted(row.duplicates for row in batches)[-1] >= len(again)
 

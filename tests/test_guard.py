@@ -5,13 +5,12 @@ nothing lost and nothing counted twice."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from unittest import mock
 
-import pytest
 from pyspark.sql import functions as F
 
-from settlement import cli, guard, job, reference, topology
+from settlement import base_table, cli, guard, job, reference
 from settlement.broker import create_topics
 from settlement.sample import SampleRecord, generate, produce
 from settlement.tables import BATCH_FAILURES, QUARANTINE, SETTLEMENT_BASE, MerchantRow, read
@@ -36,49 +35,82 @@ def with_a_fault(settle):
     return settle_with_a_fault
 
 
-@pytest.mark.integration
 def test_a_record_that_fails_its_batch_is_named_held_and_quarantined(spark, settings):
     kafka = settings.kafka
     create_topics(kafka, {kafka.payment_topic: PARTITIONS, kafka.statistics_topic: 1})
     reference.load(spark, settings)
     merchants, rules = read_csv(settings.reference.merchants), read_csv(settings.reference.payout_rules)
     records = generate(400, [MerchantRow(**m) for m in merchants], partitions=PARTITIONS, seed=41)
-    poison = {"paymentId": POISON, "paymentType": "ONLINE", "amount": 700, "merchantNumber": "merchant-0001",
-              "paymentDate": "2025-05-18T09:00:00", "paymentActionType": "PAYMENT", "paymentMethodType": "CARD"}
-    arrival = datetime(2025, 5, 18, 0, 0, 1, tzinfo=timezone.utc)
+    poison = {
+        "paymentId": POISON,
+        "paymentType": "ONLINE",
+        "amount": 700,
+        "merchantNumber": "merchant-0001",
+        "paymentDate": "2025-05-18T09:00:00",
+        "paymentActionType": "PAYMENT",
+        "paymentMethodType": "CARD",
+    }
+    arrival = datetime(2025, 5, 18, 0, 0, 1, tzinfo=UTC)
     value = json.dumps({"channel": "ONLINE", "action": "PAYMENT", "data": poison})
     produced = produce([*records[:200], SampleRecord(POISON, value, arrival, partition=1), *records[200:]], kafka)
     (culprit,) = [p for p in produced if p.record.key == POISON]
     where = f"{culprit.topic}/{culprit.partition}/{culprit.offset}"
 
-    with mock.patch.object(topology, "settle", with_a_fault(topology.settle)):
+    with mock.patch.object(base_table, "derive", with_a_fault(base_table.derive)):
         for attempt in (1, 2):  # every start fails on it again, and says so again
             code, _, err = harness.command(job.main, settings, "--available-now")
             assert code == 1
             (line,) = [line for line in err.splitlines() if line.startswith("settlement: the stream stopped")]
             assert f"Record {where} fails it on its own" in line and FAULT in line, line
-            assert (f"python -m settlement hold --partition {culprit.partition} --offset {culprit.offset}" in line)
+            assert f"python -m settlement hold --partition {culprit.partition} --offset {culprit.offset}" in line
             failures = read(spark, settings.storage, BATCH_FAILURES).collect()
             assert len(failures) == attempt
             assert {(f.batch_id, f.topic, f.partition, f.offset) for f in failures} == {
-                (0, culprit.topic, culprit.partition, culprit.offset)}
+                (0, culprit.topic, culprit.partition, culprit.offset)
+            }
         assert read(spark, settings.storage, SETTLEMENT_BASE).count() == 0
 
-        code, out, err = harness.command(cli.main, settings, "hold", "--partition", str(culprit.partition),
-                                         "--offset", str(culprit.offset), "--reason", "INC-1234")
+        code, out, err = harness.command(
+            cli.main,
+            settings,
+            "hold",
+            "--partition",
+            str(culprit.partition),
+            "--offset",
+            str(culprit.offset),
+            "--reason",
+            "INC-1234",
+        )
         assert code == 0, err
         assert out.startswith(f"held {where}") and FAULT in out
-        assert harness.command(cli.main, settings, "hold", "--partition", str(culprit.partition),
-                               "--offset", str(culprit.offset), "--reason", "again")[0] == 1
+        assert (
+            harness.command(
+                cli.main,
+                settings,
+                "hold",
+                "--partition",
+                str(culprit.partition),
+                "--offset",
+                str(culprit.offset),
+                "--reason",
+                "again",
+            )[0]
+            == 1
+        )
 
         # The fault is still there; the held record no longer reaches it.
         code, _, err = harness.command(job.main, settings, "--available-now")
         assert code == 0, err
 
     expected = Expected()
-    held = [p if p is not culprit else type(p)(
-        SampleRecord(POISON, value, arrival, partition=1, malformed="held"), p.topic, p.partition, p.offset)
-        for p in produced]
+    held = [
+        p
+        if p is not culprit
+        else type(p)(
+            SampleRecord(POISON, value, arrival, partition=1, malformed="held"), p.topic, p.partition, p.offset
+        )
+        for p in produced
+    ]
     expected.process(held, merchants, rules)
     assert broken(invariants(spark, settings, expected, produced, PARTITIONS)) == {}
     quarantined = read(spark, settings.storage, QUARANTINE)
@@ -88,18 +120,30 @@ def test_a_record_that_fails_its_batch_is_named_held_and_quarantined(spark, sett
 
 def failing_on(condition: str):
     """Stages that fail wherever `condition` holds for some record of the batch."""
+
     def stages(records):
         return [records.withColumn("checked", F.when(F.expr(condition), F.raise_error(F.lit(FAULT))))]
+
     return stages
 
 
 def test_the_guard_names_the_one_record_and_no_record_when_none_is_to_blame(spark):
-    records = spark.createDataFrame([("t", p, o) for p in range(2) for o in range(40)],
-                                    "topic string, partition long, offset long")
+    records = spark.createDataFrame(
+        [("t", p, o) for p in range(2) for o in range(40)], "topic string, partition long, offset long"
+    )
     assert guard.culprit(records, failing_on("partition = 1 AND offset = 17")) == ("t", 1, 17)
     assert guard.culprit(records, failing_on("false")) is None
     assert guard.culprit(records, failing_on("true")) is None  # every record fails: a stage, not a record
     # Two records fail only together: no one of them is to blame.
     together = "count(*) OVER (PARTITION BY topic) = 80"
-    assert guard.culprit(records, lambda some: [some.withColumn("n", F.expr(together)).withColumn(
-        "checked", F.when(F.col("n"), F.raise_error(F.lit(FAULT))))]) is None
+    assert (
+        guard.culprit(
+            records,
+            lambda some: [
+                some.withColumn("n", F.expr(together)).withColumn(
+                    "checked", F.when(F.col("n"), F.raise_error(F.lit(FAULT)))
+                )
+            ],
+        )
+        is None
+    )

@@ -4,11 +4,9 @@ goes on, after a restart, a replay and a backfill too."""
 from __future__ import annotations
 
 import json
-import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -35,16 +33,27 @@ def reference_data(settings) -> tuple[list[dict], list[dict]]:
 
 
 def payment_bytes(payment_id: str, merchant: bytes = b"merchant-0001") -> bytes:
-    data = {"paymentId": payment_id, "paymentType": "ONLINE", "amount": 5000, "merchantNumber": "MERCHANT",
-            "paymentDate": "2025-05-19T10:00:00", "paymentActionType": "PAYMENT", "paymentMethodType": "CARD"}
+    data = {
+        "paymentId": payment_id,
+        "paymentType": "ONLINE",
+        "amount": 5000,
+        "merchantNumber": "MERCHANT",
+        "paymentDate": "2025-05-19T10:00:00",
+        "paymentActionType": "PAYMENT",
+        "paymentMethodType": "CARD",
+    }
     return json.dumps(s.message(data)).encode().replace(b"MERCHANT", merchant)
 
 
 def not_utf8_records(prefix: str, arrival: datetime) -> list[SampleRecord]:
     """A merchant number with `\\xed\\xb3\\xbf` in it, a key that is not UTF-8, and both at once."""
     return [
-        SampleRecord(f"{prefix}-value", payment_bytes(f"{prefix}-value", b"merchant-\xed\xb3\xbf"), arrival,
-                     malformed="value not UTF-8"),
+        SampleRecord(
+            f"{prefix}-value",
+            payment_bytes(f"{prefix}-value", b"merchant-\xed\xb3\xbf"),
+            arrival,
+            malformed="value not UTF-8",
+        ),
         SampleRecord(b"\xff\xfe" + prefix.encode(), payment_bytes(f"{prefix}-key"), arrival, malformed="key not UTF-8"),
         SampleRecord(b"\xc0\x80", b"\x80" + payment_bytes(f"{prefix}-both"), arrival, malformed="both not UTF-8"),
     ]
@@ -60,8 +69,12 @@ def other_hostile_records(prefix: str, arrival: datetime) -> list[SampleRecord]:
         SampleRecord(None, b"[" * 50_000 + b"]" * 50_000, arrival, malformed="deep nesting"),
         SampleRecord(f"{prefix}-bom", b"\xef\xbb\xbf" + payment_bytes(f"{prefix}-bom"), arrival, malformed="BOM"),
         SampleRecord(None, b"NaN", arrival, malformed="NaN"),
-        SampleRecord(f"{prefix}-trailing", payment_bytes(f"{prefix}-trailing") + b"}garbage", arrival,
-                     malformed="trailing garbage"),
+        SampleRecord(
+            f"{prefix}-trailing",
+            payment_bytes(f"{prefix}-trailing") + b"}garbage",
+            arrival,
+            malformed="trailing garbage",
+        ),
         SampleRecord(f"{prefix}-900KB", json.dumps(big), arrival),
     ]
 
@@ -82,18 +95,21 @@ def kept_as_sent(spark, settings, produced: list) -> None:
                     assert row[column] == (None if raw is None else raw.decode()), (name, row)
 
 
-@pytest.mark.integration
 def test_records_that_are_not_utf8_are_quarantined_and_the_stream_goes_on(spark, settings, contract_examples):
     kafka = settings.kafka
     create_topics(kafka, {kafka.payment_topic: PARTITIONS, kafka.statistics_topic: 1})
     reference.load(spark, settings)
     merchants, rules = reference_data(settings)
     merchant_rows = [MerchantRow(**m) for m in merchants]
-    arrival = datetime(2025, 5, 19, 11, 0, tzinfo=timezone.utc)
+    arrival = datetime(2025, 5, 19, 11, 0, tzinfo=UTC)
 
-    first = produce(harness.contract_records(contract_examples) + not_utf8_records("A", arrival)
-                    + other_hostile_records("A", arrival)
-                    + generate(1_000, merchant_rows, partitions=PARTITIONS, seed=31, id_prefix="A"), kafka)
+    first = produce(
+        harness.contract_records(contract_examples)
+        + not_utf8_records("A", arrival)
+        + other_hostile_records("A", arrival)
+        + generate(1_000, merchant_rows, partitions=PARTITIONS, seed=31, id_prefix="A"),
+        kafka,
+    )
     expected = Expected()
     expected.process(first, merchants, rules)
     harness.run_job(spark, settings)
@@ -108,12 +124,15 @@ def test_records_that_are_not_utf8_are_quarantined_and_the_stream_goes_on(spark,
         "value not UTF-8": f"value: not UTF-8 (byte 0xED at offset {at}: invalid continuation byte)",
         "key not UTF-8": "key: not UTF-8 (byte 0xFF at offset 0: invalid start byte)",
         "both not UTF-8": "key: not UTF-8 (byte 0xC0 at offset 0: invalid start byte); "
-                          "value: not UTF-8 (byte 0x80 at offset 0: invalid start byte)",
+        "value: not UTF-8 (byte 0x80 at offset 0: invalid start byte)",
     }
 
     # Started again with more of them: the stream goes on where it stopped.
-    second = produce(not_utf8_records("B", arrival + timedelta(hours=1))
-                     + generate(300, merchant_rows, partitions=PARTITIONS, seed=32, id_prefix="B"), kafka)
+    second = produce(
+        not_utf8_records("B", arrival + timedelta(hours=1))
+        + generate(300, merchant_rows, partitions=PARTITIONS, seed=32, id_prefix="B"),
+        kafka,
+    )
     expected.process(second, merchants, rules)
     harness.run_job(spark, settings)
     assert broken(invariants(spark, settings, expected, first + second, PARTITIONS)) == {}
@@ -129,8 +148,10 @@ def test_records_that_are_not_utf8_are_quarantined_and_the_stream_goes_on(spark,
     assert harness.table_contents(spark, settings) == before
 
     # The backfill reads the same bytes, from the topic and from the log, and finds nothing new.
-    for args in (("topic", "--offsets", ",".join(f"{p}:0-100000" for p in range(PARTITIONS))),
-                 ("log", "--from", "2025-05-19")):
+    for args in (
+        ("topic", "--offsets", ",".join(f"{p}:0-100000" for p in range(PARTITIONS))),
+        ("log", "--from", "2025-05-19"),
+    ):
         code, out, err = harness.backfill(settings, *args)
         assert code == 0, err
         assert "0 newly quarantined" in out.splitlines()[-1]
@@ -143,22 +164,29 @@ def test_records_that_are_not_utf8_are_quarantined_and_the_stream_goes_on(spark,
     assert f"quarantined: {reasons['value not UTF-8']}" in out
 
 
-@pytest.mark.integration
 @hypothesis_settings(max_examples=STREAM_EXAMPLES)
-@given(records=st.lists(st.tuples(s.keys, s.values, st.integers(0, PARTITIONS - 1)), min_size=10, max_size=60),
-       redelivered=st.integers(0, 5))
-def test_any_record_through_the_real_stream_ends_in_exactly_one_place(spark, broker_up, tmp_path_factory,
-                                                                      records, redelivered):
+@given(
+    records=st.lists(st.tuples(s.keys, s.values, st.integers(0, PARTITIONS - 1)), min_size=10, max_size=60),
+    redelivered=st.integers(0, 5),
+)
+def test_any_record_through_the_real_stream_ends_in_exactly_one_place(
+    spark, broker_up, tmp_path_factory, records, redelivered
+):
     settings = harness.fresh_settings(tmp_path_factory.mktemp("hostile"))
     kafka = settings.kafka
     create_topics(kafka, {kafka.payment_topic: PARTITIONS, kafka.statistics_topic: 1})
     reference.load(spark, settings)
     merchants, rules = reference_data(settings)
-    arrival = datetime(2025, 5, 19, 12, 0, tzinfo=timezone.utc)
+    arrival = datetime(2025, 5, 19, 12, 0, tzinfo=UTC)
     records = records + records[:redelivered]
     sample = [
-        SampleRecord(key, value, arrival + timedelta(milliseconds=n), partition,
-                     malformed=dict(zip(PARSED.fieldNames(), _parse(key, value)))["error"])
+        SampleRecord(
+            key,
+            value,
+            arrival + timedelta(milliseconds=n),
+            partition,
+            malformed=dict(zip(PARSED.fieldNames(), _parse(key, value), strict=True))["error"],
+        )
         for n, (key, value, partition) in enumerate(records)
     ]
     produced = produce(sample, kafka)

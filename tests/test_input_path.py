@@ -16,14 +16,24 @@ from settlement.validation import PARSED, _parse, parse_columns
 from tests import strategies as s
 
 FIELDS = PARSED.fieldNames()
-PAYMENT_REQUIRED = ("payment_id", "payment_type", "amount", "merchant_number", "payment_date",
-                    "payment_action_type", "payment_method_type", "test", "network_cancel", "approval_status")
+PAYMENT_REQUIRED = (
+    "payment_id",
+    "payment_type",
+    "amount",
+    "merchant_number",
+    "payment_date",
+    "payment_action_type",
+    "payment_method_type",
+    "test",
+    "network_cancel",
+    "approval_status",
+)
 
 
 def fate(key: bytes | None, value: bytes | None) -> tuple[str, dict]:
     """Where the record goes ("quarantine", "payment" or "finish"), and its parsed fields;
     fails the test if the fields do not say one thing."""
-    row = dict(zip(FIELDS, _parse(key, value)))
+    row = dict(zip(FIELDS, _parse(key, value), strict=True))
     assert set(row) == set(FIELDS)
     if row["error"] is not None:
         assert isinstance(row["error"], str) and row["error"].strip(), row
@@ -56,8 +66,15 @@ def test_arbitrary_json_has_one_fate(value, ascii_only):
     fate(None, json.dumps(value, ensure_ascii=ascii_only).encode())
 
 
-VALID = {"paymentId": "p-1", "paymentType": "ONLINE", "amount": 1, "merchantNumber": "merchant-1881",
-         "paymentDate": "2025-05-19T21:48:15", "paymentActionType": "PAYMENT", "paymentMethodType": "CARD"}
+VALID = {
+    "paymentId": "p-1",
+    "paymentType": "ONLINE",
+    "amount": 1,
+    "merchantNumber": "merchant-1881",
+    "paymentDate": "2025-05-19T21:48:15",
+    "paymentActionType": "PAYMENT",
+    "paymentMethodType": "CARD",
+}
 
 
 def changed(field: str, value: object) -> s.Mutation:
@@ -76,7 +93,10 @@ def test_a_mutated_field_gets_the_contracts_verdict(mutation):
         assert where == "payment", (mutation, row["error"])
         sent = json.loads(mutation.value)["data"]
         assert (row["payment_id"], row["merchant_number"], row["amount"]) == (
-            sent["paymentId"], sent["merchantNumber"], sent["amount"])
+            sent["paymentId"],
+            sent["merchantNumber"],
+            sent["amount"],
+        )
     else:
         assert where == "quarantine", mutation
         named = f"data.{mutation.field}" if mutation.field in json.loads(mutation.value)["data"] else "data."
@@ -104,4 +124,4 @@ def test_the_arrow_udf_builds_its_columns_for_any_batch(records):
     assert len(parsed) == len(records)
     errors = parsed.field("error").to_pylist()
     actions = parsed.field("action").to_pylist()
-    assert all((error is None) != (action is None) for error, action in zip(errors, actions))
+    assert all((error is None) != (action is None) for error, action in zip(errors, actions, strict=True))

@@ -43,7 +43,7 @@ def test_unreachable_broker_is_one_line_and_exit_1():
     assert len(lines) == 1 and lines[0].startswith("settlement: Kafka at localhost:1 did not answer"), lines
 
 
-def test_missing_topic_is_one_line_and_exit_1():
+def test_missing_topic_is_one_line_and_exit_1(broker_up):
     result = run(SETTLEMENT_KAFKA__PAYMENT_TOPIC="no-such-topic")
     assert result.returncode == 1
     assert result.stderr.strip() == "settlement: topic 'no-such-topic' does not exist on localhost:9092"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from settlement import reference
 from settlement.broker import create_topics
 from settlement.maintenance import data_files
@@ -20,7 +18,6 @@ from tests.reference import Expected, read_csv
 PARTITIONS = 1
 
 
-@pytest.mark.integration
 def test_maintenance_compacts_the_tables_and_changes_no_row(spark, settings):
     small_batches = settings.kafka.model_copy(update={"max_offsets_per_trigger": 300})
     settings = settings.model_copy(update={"kafka": small_batches})

@@ -8,7 +8,6 @@ import shutil
 from unittest import mock
 
 import nbformat
-import pytest
 from deltalake import DeltaTable
 from nbclient import NotebookClient
 
@@ -26,8 +25,9 @@ def execute(name: str, settings: Settings, **environment: str) -> nbformat.Noteb
     the first cell that fails)."""
     notebook = nbformat.read(FOLDER / name, as_version=4)
     with mock.patch.dict(os.environ, {**harness.environment(settings), **environment}):
-        NotebookClient(notebook, timeout=600, kernel_name="python3",
-                       resources={"metadata": {"path": str(FOLDER)}}).execute()
+        NotebookClient(
+            notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(FOLDER)}}
+        ).execute()
     return notebook
 
 
@@ -55,16 +55,15 @@ def test_the_notebooks_are_committed_without_outputs_or_machine_paths():
         assert notebook.cells[0].cell_type == "markdown" and "**Reads:**" in notebook.cells[0].source
 
 
-@pytest.mark.integration
 def test_the_overview(lake):
     notebook = execute("settlement_overview.ipynb", lake)
     base = Lake(lake).pandas("settlement_base")
     assert outputs(notebook, "stream")[0].startswith(
-        f"{len(base):,} payments over {base['approval_date'].nunique()} approval dates")
+        f"{len(base):,} payments over {base['approval_date'].nunique()} approval dates"
+    )
     assert len(outputs(notebook, "image/png")) == 2  # the stacked bar and the payout calendar
 
 
-@pytest.mark.integration
 def test_the_overview_reads_through_spark_the_same(lake):
     by_deltalake = execute("settlement_overview.ipynb", lake)
     by_spark = execute("settlement_overview.ipynb", lake, SETTLEMENT_LAKE__ENGINE="spark")
@@ -72,14 +71,12 @@ def test_the_overview_reads_through_spark_the_same(lake):
     assert outputs(by_spark, "stream") == outputs(by_deltalake, "stream")
 
 
-@pytest.mark.integration
 def test_reconciliation_passes_on_the_tables_the_stream_made(lake):
     printed = outputs(execute("reconciliation.ipynb", lake), "stream")
     checks = [line for line in printed if line.startswith(("PASS", "FAIL"))]
     assert len(checks) == 6 and all(line.startswith("PASS") for line in checks), checks
 
 
-@pytest.mark.integration
 def test_reconciliation_shows_the_rows_that_differ(lake, tmp_path):
     root = tmp_path / "lake"
     shutil.copytree(lake.storage.root, root)
@@ -91,12 +88,13 @@ def test_reconciliation_shows_the_rows_that_differ(lake, tmp_path):
 
     notebook = execute("reconciliation.ipynb", tampered)
     checks = [line for line in outputs(notebook, "stream") if line.startswith(("PASS", "FAIL"))]
-    assert checks[0] == f"FAIL  approval_daily_stats = GROUP BY over the base's settlement targets: {keys:,} rows differ"
+    assert (
+        checks[0] == f"FAIL  approval_daily_stats = GROUP BY over the base's settlement targets: {keys:,} rows differ"
+    )
     assert all(line.startswith("PASS") for line in checks[1:])
     assert merchant in outputs(notebook, "text/html")[0]
 
 
-@pytest.mark.integration
 def test_data_quality(lake):
     printed = outputs(execute("data_quality.ipynb", lake), "stream")
     tables = Lake(lake)

@@ -6,13 +6,12 @@ import json
 import os
 import subprocess
 
-import pytest
 from pyspark.sql import functions as F
 
 from settlement import cli
 from settlement.tables import APPROVAL_DAILY_STATS, SETTLEMENT_BASE, read
 from tests import harness
-from tests.chaos import ROOT
+from tests.harness import ROOT
 from tests.harness import SAMPLE_PARTITIONS as PARTITIONS
 
 
@@ -21,7 +20,6 @@ def settlement(lake, *args: str) -> tuple[int, str, str]:
     return harness.command(cli.main, lake, *args)
 
 
-@pytest.mark.integration
 def test_explain_a_settlement_target_and_its_duplicate(lake):
     code, out, _ = settlement(lake, "explain", "--payment-id", "p-0001")
     assert code == 0
@@ -37,7 +35,6 @@ def test_explain_a_settlement_target_and_its_duplicate(lake):
     assert not any(line.strip().startswith("R-1881 ") for line in lines)  # ended 2025-05-18: no candidate
 
 
-@pytest.mark.integration
 def test_explain_names_the_rule_and_the_quarantine_reason(lake):
     code, out, _ = settlement(lake, "explain", "--payment-id", "p-0004")
     assert code == 0
@@ -52,32 +49,36 @@ def test_explain_names_the_rule_and_the_quarantine_reason(lake):
     assert settlement(lake, "explain", "--payment-id", "p-0009")[0] == 0
 
 
-@pytest.mark.integration
 def test_unknown_ids_and_bad_dates_are_one_line_and_an_exit_code(lake):
     assert settlement(lake, "explain", "--payment-id", "p-none") == (
-        1, "", "settlement: no record of payment 'p-none' in payment_log\n"
+        1,
+        "",
+        "settlement: no record of payment 'p-none' in payment_log\n",
     )
     code, out, err = settlement(lake, "stats", "--date", "2025-02-30")
     assert (code, out) == (2, "") and err.count("\n") == 1 and "'2025-02-30' is not a date" in err
-    code, _, err = settlement(lake, "payouts", "--merchant", "merchant-1881", "--from", "2025-06-01",
-                              "--to", "2025-05-01")
+    code, _, err = settlement(
+        lake, "payouts", "--merchant", "merchant-1881", "--from", "2025-06-01", "--to", "2025-05-01"
+    )
     assert code == 2 and "before --from" in err
     assert settlement(lake, "stats", "--date", "2030-01-01")[0] == 1
 
 
-@pytest.mark.integration
 def test_payouts_and_stats_equal_the_tables(spark, lake):
     base = read(spark, lake.storage, SETTLEMENT_BASE).where("classification = 'SETTLEMENT'")
     merchant, day = base.groupBy("merchant_number").count().orderBy(F.desc("count")).first()[0], "2025-05-18"
     code, out, _ = settlement(lake, "payouts", "--merchant", merchant, "--format", "json")
     assert code == 0
-    printed = {(r["payout_date"][:10], r["payment_method_type"], r["payment_action_type"]): (r["payments"], r["amount"])
-               for r in json.loads(out)}
+    printed = {
+        (r["payout_date"][:10], r["payment_method_type"], r["payment_action_type"]): (r["payments"], r["amount"])
+        for r in json.loads(out)
+    }
     expected = {
         (str(r.payout_date), r.payment_method_type, r.payment_action_type): (r.n, r.amount)
         for r in base.where(F.col("merchant_number") == merchant)
         .groupBy("payout_date", "payment_method_type", "payment_action_type")
-        .agg(F.count("*").alias("n"), F.sum("amount").alias("amount")).collect()
+        .agg(F.count("*").alias("n"), F.sum("amount").alias("amount"))
+        .collect()
     }
     assert printed == expected
     code, out, _ = settlement(lake, "stats", "--date", day, "--merchant", merchant, "--format", "csv")
@@ -89,14 +90,17 @@ def test_payouts_and_stats_equal_the_tables(spark, lake):
     )
     assert sorted(rows) == sorted(
         f"{r.merchant_number},{r.approval_date},{r.payment_action_type},{r.payment_method_type},{r.payment_count},"
-        f"{r.total_amount}" for r in table.collect()
+        f"{r.total_amount}"
+        for r in table.collect()
     )
     code, out, _ = settlement(lake, "stats", "--date", day)
-    assert code == 0 and len(out.splitlines()) == read(spark, lake.storage, APPROVAL_DAILY_STATS).where(
-        F.col("approval_date") == day).count() + 1
+    assert (
+        code == 0
+        and len(out.splitlines())
+        == read(spark, lake.storage, APPROVAL_DAILY_STATS).where(F.col("approval_date") == day).count() + 1
+    )
 
 
-@pytest.mark.integration
 def test_day_close_lists_the_missing_partitions(lake):
     code, out, _ = settlement(lake, "day-close", "--date", "2025-05-19", "--format", "json")
     assert code == 0
@@ -108,13 +112,22 @@ def test_day_close_lists_the_missing_partitions(lake):
     assert settlement(lake, "day-close", "--date", "2030-01-01")[0] == 1
 
 
-@pytest.mark.integration
 def test_the_console_command_exits_with_the_code(lake):
-    done = subprocess.run([str(ROOT / ".venv/bin/python"), "-m", "settlement", "explain", "--payment-id", "p-0001"],
-                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, **harness.environment(lake)},
-                          timeout=60)
+    done = subprocess.run(
+        [str(ROOT / ".venv/bin/python"), "-m", "settlement", "explain", "--payment-id", "p-0001"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **harness.environment(lake)},
+        timeout=60,
+    )
     assert done.returncode == 0 and done.stdout.startswith("payment p-0001: 2 records")
-    done = subprocess.run([str(ROOT / ".venv/bin/settlement"), "day-close", "--date", "2031-01-01"],
-                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, **harness.environment(lake)},
-                          timeout=60)
+    done = subprocess.run(
+        [str(ROOT / ".venv/bin/settlement"), "day-close", "--date", "2031-01-01"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **harness.environment(lake)},
+        timeout=60,
+    )
     assert done.returncode == 1 and done.stderr == "settlement: no FINISH marker seen for 2031-01-01\n"

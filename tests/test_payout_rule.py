@@ -25,8 +25,14 @@ def rules(spark, *rows: dict):
 
 def rule(rule_id, merchant=None, method=None, action=None, delay=1, lead=0, valid_from="2025-01-01", valid_to=None):
     return dict(
-        rule_id=rule_id, merchant_number=merchant, payment_method_type=method, payment_action_type=action,
-        payout_delay_days=delay, confirm_lead_days=lead, valid_from=valid_from, valid_to=valid_to,
+        rule_id=rule_id,
+        merchant_number=merchant,
+        payment_method_type=method,
+        payment_action_type=action,
+        payout_delay_days=delay,
+        confirm_lead_days=lead,
+        valid_from=valid_from,
+        valid_to=valid_to,
     )
 
 
@@ -115,25 +121,38 @@ def test_default_rule_without_rules_and_dates_only_for_settlement(spark):
 def test_explain_ranks_the_candidates_as_spark_chooses(spark):
     """The Python ranking (for `explain`) picks what the Spark join picks, and says why."""
     declared = [
-        rule("ANY", delay=1), rule("METHOD", method="CARD", delay=2), rule("ACTION", action="CANCEL", delay=3),
-        rule("METHOD-ACTION", method="CARD", action="CANCEL", delay=4), rule("MERCHANT", merchant="m", delay=5),
-        rule("OLD", merchant="n", delay=6), rule("NEW", merchant="n", delay=7, valid_from="2025-03-01"),
-        rule("TIE-B", merchant="t", delay=8), rule("TIE-A", merchant="t", delay=9),
+        rule("ANY", delay=1),
+        rule("METHOD", method="CARD", delay=2),
+        rule("ACTION", action="CANCEL", delay=3),
+        rule("METHOD-ACTION", method="CARD", action="CANCEL", delay=4),
+        rule("MERCHANT", merchant="m", delay=5),
+        rule("OLD", merchant="n", delay=6),
+        rule("NEW", merchant="n", delay=7, valid_from="2025-03-01"),
+        rule("TIE-B", merchant="t", delay=8),
+        rule("TIE-A", merchant="t", delay=9),
         rule("ENDED", merchant="e", delay=10, valid_to="2025-05-18"),
     ]
     models = [PayoutRuleRow(**r).model_dump() for r in declared]
     day = D("2025-05-19")
-    payments = [(m, method, action, day) for m in "mntex" for method in ("CARD", "PAY") for action in ("CANCEL", "PAYMENT")]
+    payments = [
+        (m, method, action, day) for m in "mntex" for method in ("CARD", "PAY") for action in ("CANCEL", "PAYMENT")
+    ]
     rows = [(f"{m}/{method}/{action}", m, method, action, d, "SETTLEMENT") for m, method, action, d in payments]
     chosen = {row.payment_id: row.rule_id for row in resolve(spark, rules(spark, *declared), rows).collect()}
     for payment_id, merchant, method, action, approval, _ in rows:
-        payment = dict(merchant_number=merchant, payment_method_type=method, payment_action_type=action,
-                       approval_date=approval)
+        payment = dict(
+            merchant_number=merchant, payment_method_type=method, payment_action_type=action, approval_date=approval
+        )
         ranked = candidates(payment, models)
         assert (ranked[0][0]["rule_id"] if ranked else "DEFAULT") == chosen[payment_id], payment_id
-    ranked = candidates(dict(merchant_number="n", payment_method_type="CARD", payment_action_type="CANCEL",
-                             approval_date=day), models)
+    ranked = candidates(
+        dict(merchant_number="n", payment_method_type="CARD", payment_action_type="CANCEL", approval_date=day), models
+    )
     assert [(r["rule_id"], won_by) for r, won_by in ranked] == [
-        ("NEW", ""), ("OLD", "later validFrom"), ("METHOD-ACTION", "names the merchant"),
-        ("METHOD", "names the action type"), ("ACTION", "names the payment method"), ("ANY", "names the action type"),
+        ("NEW", ""),
+        ("OLD", "later validFrom"),
+        ("METHOD-ACTION", "names the merchant"),
+        ("METHOD", "names the action type"),
+        ("ACTION", "names the payment method"),
+        ("ANY", "names the action type"),
     ]

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pandas as pd
 
 from settlement import reconciliation
 from settlement.reconciliation import Place
 
-AT = datetime(2025, 5, 18, 1, tzinfo=timezone.utc)
+AT = datetime(2025, 5, 18, 1, tzinfo=UTC)
 DAY = date(2025, 5, 18)
 
 
 def record(offset: int, value: dict | str | None) -> dict:
-    return {"topic": "payment", "partition": 0, "offset": offset, "kafka_timestamp": AT,
-            "key": None, "value": value if isinstance(value, str) or value is None else json.dumps(value)}
+    return {
+        "topic": "payment",
+        "partition": 0,
+        "offset": offset,
+        "kafka_timestamp": AT,
+        "key": None,
+        "value": value if isinstance(value, str) or value is None else json.dumps(value),
+    }
 
 
 def payment(payment_id: str) -> dict:
@@ -24,23 +30,47 @@ def payment(payment_id: str) -> dict:
 
 
 def base_row(offset: int, payment_id: str, amount: int = 1000, classification: str = "SETTLEMENT") -> dict:
-    return {"topic": "payment", "partition": 0, "offset": offset, "kafka_timestamp": AT, "payment_id": payment_id,
-            "merchant_number": "m-1", "approval_date": DAY, "payment_action_type": "PAYMENT",
-            "payment_method_type": "CARD", "amount": amount, "classification": classification}
+    return {
+        "topic": "payment",
+        "partition": 0,
+        "offset": offset,
+        "kafka_timestamp": AT,
+        "payment_id": payment_id,
+        "merchant_number": "m-1",
+        "approval_date": DAY,
+        "payment_action_type": "PAYMENT",
+        "payment_method_type": "CARD",
+        "amount": amount,
+        "classification": classification,
+    }
 
 
-LOG = pd.DataFrame([
-    record(0, payment("p-1")),
-    record(1, "{not json"),
-    record(2, payment("p-1")),  # sent again
-    record(3, {"channel": "ONLINE", "action": "FINISH", "data": {"closingDate": "2025-05-18"}}),
-    record(4, payment("p-2")),
-])
+LOG = pd.DataFrame(
+    [
+        record(0, payment("p-1")),
+        record(1, "{not json"),
+        record(2, payment("p-1")),  # sent again
+        record(3, {"channel": "ONLINE", "action": "FINISH", "data": {"closingDate": "2025-05-18"}}),
+        record(4, payment("p-2")),
+    ]
+)
 QUARANTINE = pd.DataFrame([{**record(1, "{not json"), "error": "value: Invalid JSON"}])
 BASE = pd.DataFrame([base_row(0, "p-1"), base_row(4, "p-2", 500, "TEST")])
-BATCHES = pd.DataFrame([{"batch_id": 0, "records_in": 5, "quarantined": 1, "duplicates": 1, "accepted": 2, "finish": 1}])
-STATS = pd.DataFrame([{"merchant_number": "m-1", "approval_date": DAY, "payment_action_type": "PAYMENT",
-                       "payment_method_type": "CARD", "payment_count": 1, "total_amount": 1000}])
+BATCHES = pd.DataFrame(
+    [{"batch_id": 0, "records_in": 5, "quarantined": 1, "duplicates": 1, "accepted": 2, "finish": 1}]
+)
+STATS = pd.DataFrame(
+    [
+        {
+            "merchant_number": "m-1",
+            "approval_date": DAY,
+            "payment_action_type": "PAYMENT",
+            "payment_method_type": "CARD",
+            "payment_count": 1,
+            "total_amount": 1000,
+        }
+    ]
+)
 
 
 def test_each_record_is_placed_from_the_tables():

@@ -5,13 +5,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
 from settlement import reference
 from settlement.broker import create_topics
 from settlement.sample import generate, produce
 from settlement.tables import SETTLEMENT_BASE, MerchantRow, read
-from tests.chaos import CHANGED_MERCHANT, CHANGED_RULE, change_reference
-from tests.harness import contract_records, run_job, table_contents
+from tests.harness import CHANGED_MERCHANT, CHANGED_RULE, change_reference, contract_records, run_job, table_contents
 from tests.invariants import broken, invariants
 from tests.reference import Expected, read_csv
 
@@ -22,7 +20,6 @@ def check_tables(spark, settings, expected: Expected, produced: list) -> None:
     assert broken(invariants(spark, settings, expected, produced, PARTITIONS)) == {}
 
 
-@pytest.mark.integration
 def test_the_stream_end_to_end(spark, settings, contract_examples, tmp_path):
     kafka = settings.kafka
     create_topics(kafka, {kafka.payment_topic: PARTITIONS, kafka.statistics_topic: 2})
@@ -57,15 +54,11 @@ def test_the_stream_end_to_end(spark, settings, contract_examples, tmp_path):
 
     # More records, old payments redelivered among them: only the new ones are added.
     redelivered = [p.record for p in first if not p.record.malformed and p.record.key][:50]
-    second = produce(
-        generate(2_000, merchant_rows, partitions=PARTITIONS, seed=12, id_prefix="B") + redelivered, kafka
-    )
+    second = produce(generate(2_000, merchant_rows, partitions=PARTITIONS, seed=12, id_prefix="B") + redelivered, kafka)
     expected.process(second, merchants, rules)
     run_job(spark, settings)
     check_tables(spark, settings, expected, first + second)
     base = read(spark, settings.storage, SETTLEMENT_BASE)
     assert base.where("rule_id = 'R-0007'").count() > 0
     assert base.where("merchant_number = 'merchant-0008' AND classification = 'SETTLEMENT'").count() > 0
-    assert base.where(
-        "merchant_number = 'merchant-0008' AND classification = 'NON_SETTLEMENT_MERCHANT'"
-    ).count() > 0
+    assert base.where("merchant_number = 'merchant-0008' AND classification = 'NON_SETTLEMENT_MERCHANT'").count() > 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from settlement.validation import _parse, PARSED
+from settlement.validation import PARSED, _parse
 
 FIELDS = PARSED.fieldNames()
 
@@ -23,7 +23,7 @@ REASONS = {
 
 
 def parsed(value: str | None) -> dict:
-    return dict(zip(FIELDS, _parse(None, None if value is None else value.encode())))
+    return dict(zip(FIELDS, _parse(None, None if value is None else value.encode()), strict=True))
 
 
 def test_every_example_lands_where_the_contract_says(contract_examples):

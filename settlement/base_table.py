@@ -19,9 +19,11 @@ from datetime import date
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from settlement.classification import classify
 from settlement.config import StorageSettings
 from settlement.contract import Classification
 from settlement.dedup import ARRIVAL_ORDER
+from settlement.payout_rule import assign_payout
 from settlement.tables import SETTLEMENT_BASE, conform, delta, read, retry_on_conflict
 
 # What classification and the payout rule decide: a backfill may re-derive these, nothing else.
@@ -40,6 +42,12 @@ def first_copies(payments: DataFrame) -> DataFrame:
     return payments.withColumn("copy", F.row_number().over(arrival)).where("copy = 1").drop("copy")
 
 
+def derive(first_copies: DataFrame, merchants: DataFrame, rules: DataFrame) -> DataFrame:
+    """Payments to base rows-to-be: classification, then the payout rule (a backfill re-derives
+    base rows the same way, their derived columns dropped)."""
+    return assign_payout(classify(first_copies, merchants), rules)
+
+
 def base_rows(payouts: DataFrame, query_id: str, batch_id: int) -> DataFrame:
     return conform(
         payouts.withColumns(
@@ -50,9 +58,7 @@ def base_rows(payouts: DataFrame, query_id: str, batch_id: int) -> DataFrame:
 
 
 @retry_on_conflict
-def insert_new(
-    spark: SparkSession, storage: StorageSettings, rows: DataFrame, among: str = "TRUE"
-) -> int | None:
+def insert_new(spark: SparkSession, storage: StorageSettings, rows: DataFrame, among: str = "TRUE") -> int | None:
     """Insert the rows whose id is not among the base rows `among` names (all of them by
     default; the stream names `BACKFILLED`, which Delta prunes to the files holding backfilled
     rows by their `query_id` statistics). The number inserted, or None if Delta skipped the write

@@ -7,7 +7,7 @@
 
 Dates are approval dates, both ends included; timestamps are Kafka timestamps, `--to` excluded, in
 the job's time zone unless they carry an offset. `--dry-run` prints what would change and writes
-nothing. Exit codes: 0 done, 2 bad arguments or settings, 1 failure (or another backfill running).
+nothing. Exit codes as `settlement.exits` says (another backfill running is a failure, 1).
 """
 
 from __future__ import annotations
@@ -18,16 +18,19 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from tqdm import tqdm
 
-from settlement import backfill, broker
-from settlement.backfill import Backfill, BackfillError, Dates, Summary, Unit
-from settlement.broker import BrokerError
+from settlement import broker
 from settlement.arguments import OneLineParser, iso_date, one_line
-from settlement.config import ConfigError, Settings, load_settings
+from settlement.backfill.lock import abandon, claim
+from settlement.backfill.report import summary_line, table
+from settlement.backfill.run import Backfill, Unit
+from settlement.backfill.scope import Dates, topic_offsets
+from settlement.config import Settings, load_settings
+from settlement.exits import CannotRun, Exit, report
 from settlement.session import spark_session
 from settlement.tables import BackfillStatus
 
@@ -65,15 +68,24 @@ def parser() -> OneLineParser:
         ("log", "process the payment_log records of these dates again"),
     ):
         sub = modes.add_parser(mode, help=what, description=what)
-        sub.add_argument("--from", dest="first", type=iso_date, required=True, metavar="DATE", help="first approval date")
-        sub.add_argument("--to", dest="last", type=iso_date, metavar="DATE", help="last approval date (default: --from)")
+        sub.add_argument(
+            "--from", dest="first", type=iso_date, required=True, metavar="DATE", help="first approval date"
+        )
+        sub.add_argument(
+            "--to", dest="last", type=iso_date, metavar="DATE", help="last approval date (default: --from)"
+        )
         sub.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
-    topic = modes.add_parser("topic", help="process a range of the payment topic again",
-                             description="process a range of the payment topic again")
+    topic = modes.add_parser(
+        "topic",
+        help="process a range of the payment topic again",
+        description="process a range of the payment topic again",
+    )
     topic.add_argument("--from", dest="since", type=_instant, metavar="TIMESTAMP", help="first Kafka timestamp")
     topic.add_argument("--to", dest="until", type=_instant, metavar="TIMESTAMP", help="Kafka timestamp to stop before")
     topic.add_argument("--offsets", type=offset_ranges, metavar="P:FIRST-END,...", help="offsets, the ends excluded")
-    topic.add_argument("--slice", type=int, default=SLICE, metavar="RECORDS", help=f"records per unit (default {SLICE:,})")
+    topic.add_argument(
+        "--slice", type=int, default=SLICE, metavar="RECORDS", help=f"records per unit (default {SLICE:,})"
+    )
     topic.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
     abandon = modes.add_parser("abandon", help="mark a backfill that died as abandoned, which frees the lock")
     abandon.add_argument("run_id")
@@ -95,39 +107,11 @@ def progress(units: list[Unit], what: str) -> Iterator[Unit]:
     for n, unit in enumerate(units, start=1):
         started = time.monotonic()
         yield unit
-        print(f"{PROG}: {unit.label} done ({n}/{len(units)}, {time.monotonic() - started:.1f} s)",
-              file=sys.stderr, flush=True)
-
-
-def table(summary: Summary) -> str:
-    header = (f"{'approval date':<13} {'payments':>9} {'inserted':>9} {'reclassified':>12} {'redated':>8}"
-              f"  {'statistics: payments':>24}  {'amount (won)':>31}  {'keys':>5}")
-    lines = [header]
-    for day, d in sorted(summary.days.items()):
-        lines.append(
-            f"{day.isoformat():<13} {d.payments:>9,} {d.inserted:>9,} {d.reclassified:>12,} {d.redated:>8,}"
-            f"  {d.count_before:>11,} → {d.count_after:>10,}  {d.amount_before:>15,} → {d.amount_after:>13,}"
-            f"  {d.keys_changed:>5,}"
+        print(
+            f"{PROG}: {unit.label} done ({n}/{len(units)}, {time.monotonic() - started:.1f} s)",
+            file=sys.stderr,
+            flush=True,
         )
-    return "\n".join(lines)
-
-
-def summary_line(mode: str, scope: str, summary: Summary, dry_run: bool, seconds: float, run_id: str) -> str:
-    total = summary.total
-    dates = len(summary.days)
-    parts = [f"{dates} date{'' if dates == 1 else 's'}", f"{total('payments'):,} payments"]
-    if mode in ("topic", "log"):
-        parts = [f"{summary.records:,} records", *parts, f"{total('inserted'):,} new in the base"]
-        parts += [f"{summary.logged:,} newly logged"] if mode == "topic" else []
-        parts += [f"{summary.quarantined:,} newly quarantined", f"{summary.finish:,} FINISH"]
-    else:
-        parts += [f"{total('reclassified'):,} reclassified", f"{total('redated'):,} redated"]
-    parts.append(
-        f"statistics {total('count_before'):,} → {total('count_after'):,} payments, "
-        f"{total('amount_before'):,} → {total('amount_after'):,} won in {total('keys_changed'):,} keys"
-    )
-    done = "dry run, nothing written" if dry_run else "done"
-    return f"{PROG} {mode} {scope}: {done} in {seconds:.0f} s; " + ", ".join(parts) + f" (run {run_id})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,22 +124,26 @@ def main(argv: list[str] | None = None) -> int:
             scope = Dates(args.first, args.last or args.first)
         elif args.mode == "topic" and (args.offsets is None) == (args.since is None or args.until is None):
             raise ValueError("topic takes --from and --to (Kafka timestamps), or --offsets")
-    except (ConfigError, ValueError) as error:
-        print(f"{PROG}: {error}", file=sys.stderr)
-        return 2
+    except ValueError as error:
+        return report(PROG, CannotRun(error))
+    except CannotRun as error:
+        return report(PROG, error)
     spark = spark_session(settings.spark, f"settlement-backfill-{args.mode}")
     try:
         if args.mode == "abandon":
-            backfill.abandon(spark, settings.storage, args.run_id)
+            abandon(spark, settings.storage, args.run_id)
             print(f"{PROG}: run {args.run_id} marked {BackfillStatus.ABANDONED.value}")
-            return 0
+            return Exit.DONE
         broker.partition_count(settings.kafka, settings.kafka.statistics_topic)
-        run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+        run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
         run = Backfill(spark, settings, run_id, args.mode, args.dry_run)
         if args.mode == "topic":
-            offsets, notes = backfill.topic_offsets(
-                spark, settings, since=args.since and _with_zone(args.since, settings),
-                until=args.until and _with_zone(args.until, settings), wanted=args.offsets,
+            offsets, notes = topic_offsets(
+                spark,
+                settings,
+                since=args.since and _with_zone(args.since, settings),
+                until=args.until and _with_zone(args.until, settings),
+                wanted=args.offsets,
             )
             run.summary.notes.extend(notes)
             scope = f"{offsets.topic} {str(offsets) or 'nothing'}"
@@ -165,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         lock = None
         if not args.dry_run:
             lease = settings.backfill.lease_seconds
-            lock = backfill.claim(spark, settings.storage, run_id, args.mode, str(scope), lease)
+            lock = claim(spark, settings.storage, run_id, args.mode, str(scope), lease)
             for line in lock.took_over:
                 print(f"{PROG}: {line}", file=sys.stderr, flush=True)
         try:
@@ -180,17 +168,10 @@ def main(argv: list[str] | None = None) -> int:
         line = summary_line(args.mode, str(scope), run.summary, args.dry_run, time.monotonic() - started, run_id)
         if lock is not None:
             lock.release(BackfillStatus.DONE, line)
-    except (BackfillError, BrokerError) as error:
-        print(f"{PROG}: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    except Exception as error:  # Spark's or Delta's: the trace for an engineer, then the line
-        logging.getLogger(PROG).error("the backfill failed", exc_info=True)
-        print(f"{PROG}: failed: {one_line(error)}", file=sys.stderr)
-        return 1
+    except (Exception, KeyboardInterrupt) as error:
+        return report(PROG, error)
     for note in run.summary.notes:
         print(f"note: {note}")
     print(table(run.summary))
     print(line)
-    return 0
+    return Exit.DONE

@@ -1,0 +1,86 @@
+"""The exit-code policy (`settlement.exits`), and every entry point keeping it: one line on stderr
+and the code, before any JVM starts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from settlement.backfill import BackfillError
+from settlement.broker import BrokerError
+from settlement.cli import NotFound
+from settlement.config import ConfigError
+from settlement.dedup import OperatorMissing
+from settlement.exits import Exit, code
+from tests.conftest import ROOT
+
+ENTRY_POINTS = {
+    "settlement": ["jobs/settlement.py", "--available-now"],
+    "backfill": ["jobs/backfill.py", "rederive", "--from", "2025-05-18"],
+    "maintain": ["jobs/maintain.py"],
+    "load_reference": ["jobs/load_reference.py"],
+    "summary": ["jobs/summary.py"],
+    "sample": ["jobs/sample.py", "--payments", "10"],
+    "settlement-cli": ["-m", "settlement", "day-close"],
+    "bench": ["-m", "benchmarks", "--results", "{tmp}"],
+}
+
+
+def run(arguments: list[str], **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *(str(ROOT / a) if a.startswith("jobs/") else a for a in arguments)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (ConfigError("x"), Exit.CANNOT_RUN),
+        (OperatorMissing("x"), Exit.CANNOT_RUN),
+        (BrokerError("x"), Exit.FAILED),
+        (BackfillError("x"), Exit.FAILED),
+        (NotFound("x"), Exit.FAILED),
+        (RuntimeError("Spark's or Delta's"), Exit.FAILED),
+        (KeyboardInterrupt(), Exit.INTERRUPTED),
+    ],
+)
+def test_each_kind_of_error_has_its_code(error, expected):
+    assert code(error) == expected
+
+
+@pytest.mark.parametrize("program", ENTRY_POINTS)
+def test_a_bad_setting_is_one_line_and_exit_2(program, tmp_path):
+    arguments = [a.format(tmp=tmp_path) for a in ENTRY_POINTS[program]]
+    result = run(arguments, SETTLEMENT_SPARK__SHUFFLE_PARTITIONS="0")
+    assert result.returncode == Exit.CANNOT_RUN, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.endswith(
+        "bad setting spark.shuffle_partitions = '0': Input should be greater than 0 "
+        f"(in {ROOT / 'conf/settlement.toml'} or SETTLEMENT_SPARK__SHUFFLE_PARTITIONS)"
+    ), line
+
+
+@pytest.mark.parametrize("program", ENTRY_POINTS)
+def test_a_bad_argument_is_one_line_and_exit_2(program, tmp_path):
+    arguments = [a.format(tmp=tmp_path) for a in ENTRY_POINTS[program]]
+    result = run([*arguments, "--no-such-option"])
+    assert result.returncode == Exit.CANNOT_RUN, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "--no-such-option" in line, line
+
+
+@pytest.mark.parametrize("program", ["sample", "bench"])
+def test_an_unreachable_broker_is_one_line_and_exit_1(program, tmp_path):
+    arguments = [a.format(tmp=tmp_path) for a in ENTRY_POINTS[program]]
+    result = run(arguments, SETTLEMENT_KAFKA__BOOTSTRAP_SERVERS="127.0.0.1:1")
+    assert result.returncode == Exit.FAILED, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"{program}: Kafka at 127.0.0.1:1 did not answer"), line
