@@ -3,13 +3,13 @@
 # make test  make check's lint, formatting and types, then the whole test suite against the real broker, Spark and Delta
 # make lock  requirements/*.txt anew from pyproject.toml: every version pinned, with hashes (LOCK_ARGS=--upgrade for the newest)
 # make fuzz  the input path's property tests with many more, new random examples (FUZZ_EXAMPLES)
-# make backfill ARGS="rederive --from 2025-05-17 --to 2025-05-19 --dry-run"  (see README, Backfill)
-# make bench  the job against the engine's ceiling, 1,000,000 payments (ARGS="--help"; README, Performance)
+# make backfill ARGS="rederive --from 2025-05-17 --to 2025-05-19 --dry-run"  (docs/operations.md, Backfill)
+# make bench  the job against the engine's ceiling, 1,000,000 payments (ARGS="--help"; docs/performance.md)
 # make maintain  compact and VACUUM every table, safe beside the stream (ARGS="--tables settlement_base")
 # make notebooks  JupyterLab on notebooks/ (overview, reconciliation, data quality of the tables)
 # make package  dist/: the wheel, the same as settlement.zip for spark-submit --py-files, the dedup jar, requirements.txt (the executors' lock)
 # make cluster-start / cluster-stop  a Spark standalone master and two workers on this machine
-# make cluster-run  make run's sample through the job on that cluster (README, Running on a cluster)
+# make cluster-run  make run's sample through the job on that cluster (docs/operations.md, Running on a cluster)
 # make stop  stop the broker and the cluster; make clean removes everything local (.venv, .local, dist)
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c

@@ -121,6 +121,8 @@ def explain(lake: Lake, payment_id: str, zone: ZoneInfo) -> str:
 
 
 def _payment_id(value: str | None) -> str | None:
+    if value is None:  # json.loads would raise the TypeError caught below
+        return None
     try:
         return json.loads(value)["data"]["paymentId"]
     except (TypeError, ValueError, KeyError):

@@ -10,7 +10,7 @@ import contextlib
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -220,7 +220,7 @@ def project_folder() -> Path:
     return next((folder for folder in (here, *here.parents) if (folder / DEFAULT_CONFIG).is_file()), here)
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     if "SETTLEMENT_CONFIG" in os.environ:
         folder, config_file = Path.cwd(), Path(os.environ["SETTLEMENT_CONFIG"])
         if not config_file.is_file():

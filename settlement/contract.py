@@ -141,4 +141,4 @@ class FinishMessage(BaseModel):
 
 
 Message = Annotated[PaymentMessage | FinishMessage, Field(discriminator="action")]
-MESSAGE = TypeAdapter(Message)
+MESSAGE: TypeAdapter[PaymentMessage | FinishMessage] = TypeAdapter(Message)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from settlement.config import StorageSettings
+from settlement import broker
+from settlement.config import Settings, StorageSettings
 from settlement.tables import DAY_CLOSE, delta, retry_on_conflict
 
 
@@ -46,3 +47,8 @@ def update(spark: SparkSession, storage: StorageSettings, batch: DataFrame) -> N
         )
         .execute()
     )
+
+
+def record(spark: SparkSession, settings: Settings, finishes: DataFrame) -> None:
+    """Record these FINISH markers against the payment topic's partition count now."""
+    update(spark, settings.storage, finished(finishes, broker.partition_count(settings.kafka)))

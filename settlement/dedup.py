@@ -38,6 +38,7 @@ def mark_first_accepted(parsed: DataFrame, accepted_before: DataFrame) -> DataFr
     """Parsed records (`validation.parse`), each with `first_accepted`: true for the first
     accepted copy of its payment id, ever (the ids of `accepted_before` count as accepted)."""
     spark = parsed.sparkSession
+    assert spark._jvm is not None  # a classic session's gateway, set when it was made (pyspark asserts the same)
     operator = spark._jvm.settlement.FirstAccepted
     if not isinstance(operator, JavaClass):  # py4j names a class it cannot find a package
         raise OperatorMissing(

@@ -6,7 +6,8 @@ scheduler or a monitor can act on the code alone:
     1    failed while running: the broker did not answer or a topic is missing, the stream stopped
          on a failed batch, another backfill holds the lock, nothing matched the operator's question,
          or Spark or Delta failed. Running again may cure it; if not, it needs a look.
-    2    cannot run as given: a bad argument or setting, a missing build artefact (the dedup jar).
+    2    cannot run as given: a bad argument or setting, a missing build artefact (the dedup jar),
+         the operator's command before any table exists.
          Running again changes nothing until the command or the settings are fixed.
     130  interrupted (Ctrl-C)
 

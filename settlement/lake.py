@@ -15,7 +15,7 @@ import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 from pydantic import BaseModel
-from pyspark.sql import Column
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import TimestampType
@@ -60,7 +60,7 @@ class Lake:
             rows = rows.where(_condition(F.col(column), op, value))
         if columns:
             rows = rows.select(*columns)
-        frame = rows.toPandas()
+        frame: pd.DataFrame = rows.toPandas()
         # Spark hands timestamps over as local wall-clock times; deltalake, as UTC instants.
         zone = self.settings.spark.time_zone
         for field in rows.schema:
@@ -83,7 +83,7 @@ class Lake:
             raise self._missing(name) from None
         write_deltalake(target, table, mode="append")
 
-    def spark(self, name: str, spark=None):
+    def spark(self, name: str, spark: SparkSession | None = None) -> DataFrame:
         """The table as a Spark DataFrame (a session from the settings if none is given)."""
         if spark is None:
             from settlement.session import spark_session

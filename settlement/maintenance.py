@@ -16,8 +16,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from pyspark.sql import SparkSession
+from pyspark.sql import Row, SparkSession
 
 from settlement.config import StorageSettings
 from settlement.tables import TABLES, delta, retry_on_conflict
@@ -38,7 +39,8 @@ class TableMaintenance:
 
 def data_files(spark: SparkSession, storage: StorageSettings, name: str) -> int:
     """The data files of the table's current version."""
-    return delta(spark, storage, name).detail().first().numFiles
+    # DESCRIBE DETAIL is one row.
+    return cast(Row, delta(spark, storage, name).detail().first()).numFiles
 
 
 @retry_on_conflict

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date
+from typing import Any
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -16,7 +17,7 @@ from pyspark.sql import functions as F
 from settlement.contract import Classification
 from settlement.tables import PayoutRuleRow
 
-DEFAULT_RULE = PayoutRuleRow(rule_id="DEFAULT", payout_delay_days=2, confirm_lead_days=1, valid_from="0001-01-01")
+DEFAULT_RULE = PayoutRuleRow(rule_id="DEFAULT", payout_delay_days=2, confirm_lead_days=1, valid_from=date(1, 1, 1))
 
 MATCH_FIELDS = ("merchant_number", "payment_method_type", "payment_action_type")
 # What a rule wins by, in the contract's order of precedence.
@@ -78,12 +79,12 @@ def assign_payout(classified: DataFrame, rules: DataFrame) -> DataFrame:
     )
 
 
-def _rank(rule: Mapping[str, object]) -> tuple:
+def _rank(rule: Mapping[str, Any]) -> tuple:
     """The precedence above as a sort key: a smaller key wins, position by position as in WINS_BY."""
     return (*(rule[field] is None for field in MATCH_FIELDS), -rule["valid_from"].toordinal(), rule["rule_id"])
 
 
-def candidates(payment: Mapping[str, object], rules: Iterable[Mapping[str, object]]) -> list[tuple[Mapping, str]]:
+def candidates(payment: Mapping[str, Any], rules: Iterable[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], str]]:
     """The rules that fit one settlement target, best first, each with what the one before it won by."""
     day: date = payment["approval_date"]
     fitting = sorted(

@@ -9,14 +9,18 @@ the exact bytes of a key or value that is not UTF-8: see `settlement.tables.Kafk
 from __future__ import annotations
 
 import json
+from typing import TypeVar
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, DataFrameReader, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.streaming import DataStreamReader
 
 from settlement.config import KafkaSettings
 
+Reader = TypeVar("Reader", DataFrameReader, DataStreamReader)
 
-def kafka_source(reader, kafka: KafkaSettings):
+
+def kafka_source(reader: Reader, kafka: KafkaSettings) -> Reader:
     """A Kafka reader (stream or batch) with the cluster's address and client options."""
     return reader.format("kafka").options(**kafka.spark_options())
 

@@ -9,14 +9,16 @@ partition of each channel after each day.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
+from typing import Any, TypedDict, cast
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaError, Message, Producer
 
 from settlement.config import KafkaSettings
 from settlement.contract import Channel, MerchantStatus, PaymentActionType, PaymentMethodType
@@ -45,6 +47,12 @@ class SampleRecord:
     arrival: datetime  # the Kafka timestamp
     partition: int | None = None  # None: the producer's partitioner chooses by key
     malformed: str | None = None  # the kind of fault, for records the contract rejects
+
+
+class _Placement(TypedDict, total=False):
+    """The producer's options that place a record: none, and its partitioner chooses."""
+
+    partition: int
 
 
 @dataclass(frozen=True)
@@ -109,7 +117,7 @@ def generate(
     """`payments` distinct payment events over `days` days plus their redeliveries, malformed
     records and FINISH markers, in arrival order."""
     rng = random.Random(seed)
-    listed = {row.status: [] for row in merchants}
+    listed: dict[MerchantStatus, list[str]] = {row.status: [] for row in merchants}
     for row in merchants:
         listed[row.status].append(row.merchant_number)
     for row_list in listed.values():
@@ -131,7 +139,7 @@ def generate(
         )
         action = rng.choices(list(ACTION_WEIGHTS), weights=list(ACTION_WEIGHTS.values()))[0]
         channel = rng.choice(list(Channel))
-        payment = {
+        payment: dict[str, Any] = {
             "paymentId": f"{id_prefix}{day:%Y%m%d}-{n:07d}",
             "paymentType": channel.value,
             "amount": int(rng.lognormvariate(9.5, 1.2)) % 5_000_000,
@@ -216,20 +224,22 @@ def produce(records: Iterable[SampleRecord], kafka: KafkaSettings, topic: str | 
     produced: list[Produced] = []
     failures: list[str] = []
 
-    def delivered(error, message, record: SampleRecord) -> None:
+    def delivered(error: KafkaError | None, message: Message, record: SampleRecord) -> None:
         if error is not None:
             failures.append(str(error))
         else:
-            produced.append(Produced(record, message.topic(), message.partition(), message.offset()))
+            # A delivered message has its place; the stubs type every message's as optional.
+            where = cast(tuple[str, int, int], (message.topic(), message.partition(), message.offset()))
+            produced.append(Produced(record, *where))
 
     for record in records:
-        options = {"partition": record.partition} if record.partition is not None else {}
+        options: _Placement = {"partition": record.partition} if record.partition is not None else {}
         producer.produce(
             topic,
             key=_encoded(record.key),
             value=_encoded(record.value),
             timestamp=int(record.arrival.timestamp() * 1000),
-            on_delivery=lambda error, message, record=record: delivered(error, message, record),
+            on_delivery=functools.partial(delivered, record=record),
             **options,
         )
         producer.poll(0)

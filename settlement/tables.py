@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated, ParamSpec, TypeVar, cast
 
 from delta import exceptions as delta_errors
 from delta.tables import DeltaTable
 from pydantic import AwareDatetime, BaseModel, Field
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Row, SparkSession
 
 from settlement.config import StorageSettings
 from settlement.contract import (
@@ -275,24 +275,25 @@ def transaction(
     """Delta writes made inside carry a transaction id (`app_id`, `version`: Delta skips a write
     whose version is not above the one it recorded for the app) and a note in the table's history.
     The session's previous values come back afterwards, so these nest."""
-    wanted = {TXN_APP_ID: app_id, TXN_VERSION: None if version is None else str(version), COMMIT_NOTE: note}
-    wanted = {key: value for key, value in wanted.items() if value is not None}
+    given = {TXN_APP_ID: app_id, TXN_VERSION: None if version is None else str(version), COMMIT_NOTE: note}
+    wanted = {key: value for key, value in given.items() if value is not None}
     previous = {key: spark.conf.get(key, None) for key in wanted}
     for key, value in wanted.items():
         spark.conf.set(key, value)
     try:
         yield
     finally:
-        for key, value in previous.items():
-            if value is None:
+        for key, prior in previous.items():
+            if prior is None:
                 spark.conf.unset(key)
             else:
-                spark.conf.set(key, value)
+                spark.conf.set(key, prior)
 
 
 def snapshot(spark: SparkSession, storage: StorageSettings, name: str) -> DataFrame:
     """The table as it stands now, pinned to that version however long the DataFrame lives."""
-    version = delta(spark, storage, name).history(1).first().version
+    # A Delta table's history has at least the version that created it.
+    version = cast(Row, delta(spark, storage, name).history(1).first()).version
     return spark.read.format("delta").option("versionAsOf", version).load(storage.table(name))
 
 
@@ -312,6 +313,7 @@ def retry_on_conflict(write: Callable[P, R]) -> Callable[P, R]:
                 if attempt == CONFLICT_ATTEMPTS:
                     raise
                 log.warning("%s: concurrent commit (%s), try %d", write.__name__, type(conflict).__name__, attempt + 1)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     return retried
 

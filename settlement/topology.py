@@ -27,7 +27,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -35,7 +35,6 @@ from pyspark.sql.streaming import StreamingQuery
 
 from settlement import (
     base_table,
-    broker,
     checkpoint,
     day_close,
     dedup,
@@ -111,7 +110,10 @@ class Settlement:
     @property
     def query_id(self) -> str:
         if self._query_id is None:
+            # Read in a batch: the stream has written its checkpoint's metadata by then.
             self._query_id = checkpoint.query_id(self.spark, self.settings.storage)
+            if self._query_id is None:
+                raise RuntimeError(f"the stream's checkpoint {self.settings.storage.checkpoint} has no query id")
         return self._query_id
 
     @property
@@ -148,11 +150,14 @@ class Settlement:
         # The stream runs each batch in a session of its own: the transaction ids must be set
         # there, or the writes made through the batch's DataFrames would not carry them.
         spark, storage = records.sparkSession, self.settings.storage
+        spent: Counter[str]
         started, clock, spent = datetime.now(UTC), time.monotonic(), Counter()
         stage = functools.partial(timed, spent)
         with stage("read, validate, dedup"):
             parsed = records.persist()
             tally = validation.tally(parsed)
+        accepted: Counter[str]
+        settled: list[date]
         accepted, settled = Counter(), []
         with transaction(spark, checkpoint.app_id(self.query_id), batch_id):
             with stage("payment_log"):
@@ -192,8 +197,7 @@ class Settlement:
                         statistics.add(spark, storage, stats, settled)
             if tally.finish:
                 with stage("day_close"):
-                    partitions = broker.partition_count(self.settings.kafka)
-                    day_close.update(spark, storage, day_close.finished(validation.finishes(parsed), partitions))
+                    day_close.record(spark, self.settings, validation.finishes(parsed))
             counts = SettlementBatchRow(
                 batch_id=batch_id,
                 records_in=tally.records_in,
@@ -230,13 +234,14 @@ class Settlement:
 
 
 @contextmanager
-def timed(spent: Counter, stage: str) -> Iterator[None]:
+def timed(spent: Counter[str], stage: str) -> Iterator[None]:
     """Adds the wall time of the block to `spent[stage]`."""
     clock = time.monotonic()
     try:
         yield
     finally:
-        spent[stage] += time.monotonic() - clock
+        # typeshed's Counter counts in int; it adds floats as well, and these are seconds.
+        spent[stage] += time.monotonic() - clock  # type: ignore[assignment]
 
 
 def start(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import pyarrow as pa
 from pydantic import ValidationError
@@ -22,6 +23,9 @@ from pyspark.sql.types import StringType, StructField
 
 from settlement.contract import MESSAGE, Finish, Payment, PaymentMessage
 from settlement.schema import spark_schema
+
+if TYPE_CHECKING:
+    from pyspark.sql._typing import UserDefinedFunctionLike
 
 PARSED = spark_schema(PaymentMessage, Payment, Finish, nullable=True).add(StructField("error", StringType()))
 _ARROW = to_arrow_schema(PARSED)
@@ -65,6 +69,7 @@ def _parse(key: bytes | None, value: bytes | None) -> tuple:
         faults.append("value: empty")
     if faults:
         return (None, None, *_NO_PAYMENT, None, "; ".join(faults))
+    assert value is not None  # a null value is a fault, returned above
     try:
         message = MESSAGE.validate_json(value)
     except ValidationError as error:
@@ -83,7 +88,8 @@ def parse_columns(keys: pa.Array, values: pa.Array) -> pa.Array:
     return pa.StructArray.from_arrays(arrays, fields=list(_ARROW))
 
 
-parse_messages = arrow_udf(PARSED)(parse_columns)
+# pyspark's stubs lack the form that infers the UDF's kind from the function's type hints.
+parse_messages: UserDefinedFunctionLike = arrow_udf(PARSED)(parse_columns)  # type: ignore[call-overload]
 
 
 @dataclass(frozen=True)
@@ -130,13 +136,15 @@ def _rejected() -> Column:
 
 def tally(parsed: DataFrame) -> Row:
     """records_in, quarantined (of them, held), payments and finish of a parsed batch, in one pass."""
-    return parsed.agg(
+    # An aggregate without groups is one row, whatever the input.
+    row = parsed.agg(
         F.count("*").alias("records_in"),
         F.count_if(_rejected()).alias("quarantined"),
         F.count_if("held").alias("held"),
         F.count_if(F.col("message.action") == "PAYMENT").alias("payments"),
         F.count_if(F.col("message.action") == "FINISH").alias("finish"),
     ).first()
+    return cast(Row, row)
 
 
 def rejected(parsed: DataFrame) -> DataFrame:

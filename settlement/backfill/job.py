@@ -40,11 +40,11 @@ SLICE = 200_000
 
 def offset_ranges(text: str) -> dict[int, tuple[int, int]]:
     """`0:1200-5000,1:1100-4800` (partition:first-end, the end excluded)."""
-    ranges = {}
+    ranges: dict[int, tuple[int, int]] = {}
     for part in text.split(","):
         try:
-            partition, span = part.strip().split(":")
-            partition, (start, end) = int(partition), (int(n) for n in span.split("-"))
+            partition_text, span = part.strip().split(":")
+            partition, (start, end) = int(partition_text), (int(n) for n in span.split("-"))
         except ValueError:
             raise argparse.ArgumentTypeError(f"{part.strip()!r} is not partition:first-end, e.g. 0:1200-5000") from None
         if partition < 0 or not 0 <= start <= end:
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         if args.mode in ("rederive", "log"):
-            scope = Dates(args.first, args.last or args.first)
+            dates = Dates(args.first, args.last or args.first)
         elif args.mode == "topic" and (args.offsets is None) == (args.since is None or args.until is None):
             raise ValueError("topic takes --from and --to (Kafka timestamps), or --offsets")
     except ValueError as error:
@@ -149,11 +149,12 @@ def main(argv: list[str] | None = None) -> int:
             scope = f"{offsets.topic} {str(offsets) or 'nothing'}"
             units, what = run.topic_units(offsets, args.slice), "slice"
         else:
-            units, what = (run.rederive_units(scope) if args.mode == "rederive" else run.log_units(scope)), "date"
+            units, what = (run.rederive_units(dates) if args.mode == "rederive" else run.log_units(dates)), "date"
+            scope = str(dates)
         lock = None
         if not args.dry_run:
             lease = settings.backfill.lease_seconds
-            lock = claim(spark, settings.storage, run_id, args.mode, str(scope), lease)
+            lock = claim(spark, settings.storage, run_id, args.mode, scope, lease)
             for line in lock.took_over:
                 print(f"{PROG}: {line}", file=sys.stderr, flush=True)
         try:
@@ -165,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             if lock is not None:
                 lock.release(BackfillStatus.FAILED, one_line(error))
             raise
-        line = summary_line(args.mode, str(scope), run.summary, args.dry_run, time.monotonic() - started, run_id)
+        line = summary_line(args.mode, scope, run.summary, args.dry_run, time.monotonic() - started, run_id)
         if lock is not None:
             lock.release(BackfillStatus.DONE, line)
     except (Exception, KeyboardInterrupt) as error:

@@ -8,8 +8,9 @@ import os
 import socket
 import threading
 from datetime import UTC, datetime
+from typing import cast
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 from settlement.arguments import one_line
@@ -68,29 +69,24 @@ def _set_status(
 ) -> int:
     """Set how a RUNNING run ended, where `condition` holds; how many rows it changed (0 or 1)."""
     # Literals, not parameters: Delta's UPDATE leaves parameter markers unbound.
-    return (
-        spark.sql(
-            f"UPDATE delta.`{storage.table(BACKFILL_RUNS)}` SET status = {_literal(status.value)},"
-            f" finished_at = current_timestamp(), summary = {_literal(summary)}"
-            f" WHERE run_id = {_literal(run_id)} AND status = 'RUNNING' AND ({condition})"
-        )
-        .first()
-        .num_affected_rows
-    )
+    updated = spark.sql(
+        f"UPDATE delta.`{storage.table(BACKFILL_RUNS)}` SET status = {_literal(status.value)},"
+        f" finished_at = current_timestamp(), summary = {_literal(summary)}"
+        f" WHERE run_id = {_literal(run_id)} AND status = 'RUNNING' AND ({condition})"
+    ).first()
+    # Delta's UPDATE answers one row.
+    return cast(Row, updated).num_affected_rows
 
 
 @retry_on_conflict
 def _renew(spark: SparkSession, storage: StorageSettings, run_id: str) -> bool:
     """Beat the run's heartbeat; False when the run is no longer RUNNING (taken over, abandoned)."""
-    return (
-        spark.sql(
-            f"UPDATE delta.`{storage.table(BACKFILL_RUNS)}` SET heartbeat_at = current_timestamp()"
-            f" WHERE run_id = {_literal(run_id)} AND status = 'RUNNING'"
-        )
-        .first()
-        .num_affected_rows
-        == 1
-    )
+    updated = spark.sql(
+        f"UPDATE delta.`{storage.table(BACKFILL_RUNS)}` SET heartbeat_at = current_timestamp()"
+        f" WHERE run_id = {_literal(run_id)} AND status = 'RUNNING'"
+    ).first()
+    # Delta's UPDATE answers one row.
+    return cast(Row, updated).num_affected_rows == 1
 
 
 class Lock:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import cast
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
-from settlement import base_table, broker, day_close, guard, statistics, statistics_fence, validation
+from settlement import base_table, day_close, guard, statistics, statistics_fence, validation
 from settlement.backfill import BackfillError
 from settlement.backfill.report import Summary
 from settlement.backfill.scope import Dates, Offsets, record_date
@@ -60,19 +61,24 @@ class Backfill:
     # -- rederive
 
     def rederive_units(self, dates: Dates) -> list[Unit]:
-        return [Unit(str(day), lambda day=day: self._rederive(day)) for day in dates.days()]
+        def unit(day: date) -> Unit:
+            return Unit(str(day), lambda: self._rederive(day))
+
+        return [unit(day) for day in dates.days()]
 
     def _rederive(self, day: date) -> None:
         current = self._base().where(F.col("approval_date") == F.lit(day))
         rederived = rederive(current, self.merchants, self.rules).persist()
-        changes = (
+        # An aggregate without groups is one row.
+        changes = cast(
+            Row,
             differences(current, rederived)
             .agg(
                 F.count("*").alias("rows"),
                 F.count_if("reclassified").alias("reclassified"),
                 F.count_if("redated").alias("redated"),
             )
-            .first()
+            .first(),
         )
         summary = self.summary.day(day)
         summary.payments, summary.reclassified, summary.redated = changes.rows, changes.reclassified, changes.redated
@@ -141,8 +147,7 @@ class Backfill:
                 if tally.payments:
                     base_table.insert_new(spark, storage, rows)
                 if tally.finish:
-                    partitions = broker.partition_count(self.settings.kafka)
-                    day_close.update(spark, storage, day_close.finished(validation.finishes(parsed), partitions))
+                    day_close.record(spark, self.settings, validation.finishes(parsed))
             self._count_per_day(base_table.accepted_in(spark, storage, self.query_id, unit), "inserted")
             self._recount(days, label)
         rows.unpersist()
