@@ -114,7 +114,15 @@ lock:
 	javac -nowarn --release 17 -d .local/jvm -cp "$$($(PY) -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')/jars/*" $(filter %.java,$^)
 	jar cf $@ -C .local/jvm .
 
-setup: $(VENV)/.installed .local/jars/.resolved .local/kafka/libs/.resolved .local/jars/settlement-jvm.jar
+# promtool, for the alert rules' tests (conf/prometheus): Debian's Prometheus package, unpacked
+# here (no root, no install), so its version is the one named.
+PROMETHEUS_DEB := prometheus=2.42.0+ds-5+deb12u1
+.local/bin/promtool:
+	rm -rf .local/prometheus && mkdir -p .local/prometheus .local/bin
+	cd .local/prometheus && apt-get download -q $(PROMETHEUS_DEB) && dpkg -x prometheus_*.deb root
+	ln -sf ../prometheus/root/usr/bin/promtool $@
+
+setup: $(VENV)/.installed .local/jars/.resolved .local/kafka/libs/.resolved .local/jars/settlement-jvm.jar .local/bin/promtool
 
 kafka-start: setup
 	bin/kafka.sh start
@@ -138,7 +146,7 @@ check-static: $(VENV)/.installed
 	exit $$status
 
 # No broker, no jars: the tests not marked integration (pyproject.toml) run on the venv alone.
-check: check-static
+check: check-static .local/bin/promtool
 	$(PY) -m pytest -m "not integration"
 
 test: check-static kafka-start package

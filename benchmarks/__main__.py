@@ -79,6 +79,16 @@ def parser() -> OneLineParser:
     )
     arguments.add_argument("--steady-seconds", type=float, default=180, help="how long each rate runs (default 180)")
     arguments.add_argument("--trigger", default="1 second", help="the job's trigger interval under steady load")
+    arguments.add_argument(
+        "--long-minutes",
+        type=float,
+        default=0,
+        help="a long run at --long-rate with maintenance on its schedule, for so many minutes (default 0: none)",
+    )
+    arguments.add_argument("--long-rate", type=int, default=5000, help="the long run's payments/s (default 5000)")
+    arguments.add_argument(
+        "--maintain-every", type=float, default=10, help="minutes between the long run's maintenance runs (default 10)"
+    )
     arguments.add_argument("--results", type=Path, default=Path("benchmarks/results"))
     arguments.add_argument(
         "--workspace",
@@ -142,6 +152,7 @@ def run(args: argparse.Namespace, save: Callable[[dict], None]) -> dict:
             "driver_memory": spark.conf.get("spark.driver.memory", "1g"),
             "max_offsets_per_trigger": batch,
             "trigger": f"availableNow; steady load: {args.trigger}",
+            "maintain_every_minutes": args.maintain_every,
         },
         "data_set": {
             "payments": args.payments,
@@ -152,9 +163,18 @@ def run(args: argparse.Namespace, save: Callable[[dict], None]) -> dict:
         },
     }
 
+    memory, current = steady.PeakMemory(), [""]
+    results["peak_rss_mib"] = {}
+
     def step(name: str) -> None:
+        """The step before ends, its peak memory recorded, and `name` begins ("": the end)."""
+        if current[0]:
+            results["peak_rss_mib"][current[0]] = memory.take()
+        memory.take()
+        current[0] = name
         save(results)
-        print(f"bench: {name} ...", flush=True)
+        if name:
+            print(f"bench: {name} ...", flush=True)
 
     # The first pass over the topic also warms the JVM's JIT and the page cache: measured, it
     # came out slower than the heavier pass after it.
@@ -226,7 +246,15 @@ def run(args: argparse.Namespace, save: Callable[[dict], None]) -> dict:
             break
     kept_up = [run["rate"] for run in results["steady"] if run["kept_up"]]
     results["highest_sustained_rate"] = max(kept_up) if kept_up else None
-    save(results)
+    if args.long_minutes:
+        seconds = args.long_minutes * 60
+        step(
+            f"long run: {args.long_rate:,} payments/s for {args.long_minutes:g} min, maintenance every "
+            f"{args.maintain_every:g} min"
+        )
+        run = steady.run(spark, settings, args.long_rate, seconds, args.trigger, args.maintain_every * 60)
+        results["long_run"] = run.long_summary(window=min(600, seconds / 3))
+    step("")
     return results
 
 
@@ -304,6 +332,29 @@ def markdown(results: dict) -> str:
         "",
         f"Highest sustained rate: {results['highest_sustained_rate'] or 'none of those tried'} payments/s.",
     ]
+    lines += [
+        "",
+        "| step | peak RSS, driver / Python workers (MiB) |",
+        "|---|---|",
+        *(
+            f"| {name} | {peak['driver']:,} / {peak['python_workers']:,} |"
+            for name, peak in results["peak_rss_mib"].items()
+        ),
+    ]
+    if long := results.get("long_run"):
+        window = long["window_seconds"] / 60
+        compactions = [r for r in long["maintenance_runs"] if "failed" not in r]
+        lines += [
+            "",
+            f"Long run: {long['rate']:,} payments/s for {long['seconds'] / 60:g} min, maintenance every "
+            f"{results['settings'].get('maintain_every_minutes', '?')} min ({len(compactions)} runs, "
+            f"{len(long['maintenance_runs']) - len(compactions)} refused by a conflict). Median batch "
+            f"{long['median_batch_seconds_first_window']} s in the first {window:g} min, "
+            f"{long['median_batch_seconds_last_window']} s in the last {window:g} min: {long['growth']}x "
+            f"(the target is at most 1.2x); kept up: {'yes' if long['kept_up'] else 'no'}; latency p50 / p95 / "
+            f"p99 {long['latency_seconds']['p50']} / {long['latency_seconds']['p95']} / "
+            f"{long['latency_seconds']['p99']} s; peak RSS driver {long['peak_driver_rss_mib']:,} MiB.",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -1,4 +1,5 @@
-"""The job running continuously under a producer at a fixed rate: latency, keeping up, memory, state."""
+"""The job running continuously under a producer at a fixed rate: latency, keeping up, memory, state;
+for a long run, with the maintenance job on its schedule beside it, whether batches stay as fast."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from pathlib import Path
 import psutil
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQueryListener
 
 from benchmarks.measure import fresh
-from settlement import reference, topology
+from settlement import maintenance, reference, topology
+from settlement.arguments import one_line
 from settlement.broker import create_topics
 from settlement.config import Settings
 from settlement.tables import SETTLEMENT_BASE, create_tables, read
@@ -34,14 +37,47 @@ class Sample:
     workers_rss: int
 
 
+class Batches(StreamingQueryListener):
+    """Every batch that read records: when it ended (seconds since `started`) and how long it took.
+    (The query's own `recentProgress` keeps only the last hundred.)"""
+
+    def __init__(self, started: float) -> None:
+        self.started, self.ended = started, []
+
+    def onQueryStarted(self, event) -> None:
+        pass
+
+    def onQueryProgress(self, event) -> None:
+        if event.progress.numInputRows:
+            self.ended.append((time.monotonic() - self.started, event.progress.durationMs["triggerExecution"] / 1000))
+
+    def onQueryIdle(self, event) -> None:
+        pass
+
+    def onQueryTerminated(self, event) -> None:
+        pass
+
+
 @dataclass
 class Steady:
     rate: int
     seconds: float
     samples: list[Sample] = field(default_factory=list)
     latency: dict[str, float] = field(default_factory=dict)
-    batch_seconds: list[float] = field(default_factory=list)
+    batches: list[tuple[float, float]] = field(default_factory=list)  # (ended at, seconds)
     drain_seconds: float = 0.0  # from the producer's last record to the job's having read it
+    maintenance_runs: list[dict] = field(default_factory=list)
+
+    @property
+    def batch_seconds(self) -> list[float]:
+        return [seconds for _, seconds in self.batches]
+
+    def window_median(self, first: bool, window: float) -> float | None:
+        """The median batch time of the first (or last) `window` seconds of production."""
+        inside = [
+            s for at, s in self.batches if (at <= window if first else self.seconds - window < at <= self.seconds)
+        ]
+        return round(stats.median(inside), 2) if inside else None
 
     @property
     def kept_up(self) -> bool:
@@ -70,6 +106,17 @@ class Steady:
             "peak_python_workers_rss_mib": round(max(s.workers_rss for s in self.samples) / 2**20),
         }
 
+    def long_summary(self, window: float) -> dict:
+        first, last = self.window_median(True, window), self.window_median(False, window)
+        return {
+            **self.summary(),
+            "window_seconds": window,
+            "median_batch_seconds_first_window": first,
+            "median_batch_seconds_last_window": last,
+            "growth": round(last / first, 2) if first and last else None,
+            "maintenance_runs": self.maintenance_runs,
+        }
+
 
 def _memory() -> tuple[int, int]:
     """RSS of the driver's JVM and of the Python workers (children of this process)."""
@@ -85,6 +132,27 @@ def _memory() -> tuple[int, int]:
         elif "pyspark" in command:
             workers += rss
     return driver, workers
+
+
+class PeakMemory:
+    """The highest RSS of the driver's JVM and of the Python workers since the last `take`,
+    sampled twice a second in the background."""
+
+    def __init__(self) -> None:
+        self.driver = self.workers = 0
+        threading.Thread(target=self._sampling, daemon=True).start()
+
+    def _sampling(self) -> None:
+        while True:
+            driver, workers = _memory()
+            self.driver, self.workers = max(self.driver, driver), max(self.workers, workers)
+            time.sleep(0.5)
+
+    def take(self) -> dict[str, int]:
+        """The peaks in MiB, and start again."""
+        peaks = {"driver": round(self.driver / 2**20), "python_workers": round(self.workers / 2**20)}
+        self.driver = self.workers = 0
+        return peaks
 
 
 def _processed(query) -> int:
@@ -116,7 +184,24 @@ def commit_times(table: Path) -> dict[int, float]:
     return times
 
 
-def run(spark: SparkSession, settings: Settings, rate: int, seconds: float, trigger: str) -> Steady:
+def _maintaining(spark: SparkSession, settings: Settings, every: float, stop: threading.Event, steady: Steady) -> None:
+    """The maintenance job's work (compaction, VACUUM) every `every` seconds, beside the stream."""
+    started = time.monotonic()
+    while not stop.wait(every):
+        clock, run = time.monotonic(), {"at": round(time.monotonic() - started)}
+        try:
+            done = maintenance.maintain(spark, settings.storage, settings.maintenance.vacuum_retention_hours)
+            run["files"] = {t.name: [t.files_before, t.files_after] for t in done}
+        except Exception as error:  # a conflict with the stream: the next run compacts
+            run["failed"] = one_line(error)
+        run["seconds"] = round(time.monotonic() - clock, 1)
+        steady.maintenance_runs.append(run)
+
+
+def run(
+    spark: SparkSession, settings: Settings, rate: int, seconds: float, trigger: str, maintain_every: float = 0
+) -> Steady:
+    """The job under `rate` records a second for `seconds`; with `maintain_every`, maintenance too."""
     settings = fresh(settings, f"steady-{rate}")
     topic = f"bench-steady-{rate}-{int(time.time())}"
     kafka = settings.kafka.model_copy(update={"payment_topic": topic, "statistics_topic": f"{topic}-statistics"})
@@ -134,12 +219,19 @@ def run(spark: SparkSession, settings: Settings, rate: int, seconds: float, trig
     )
     if producer.stdout.readline().strip() != "ready":
         raise RuntimeError("the producer did not start")
-    query = topology.start(spark, settings)
     steady, stop = Steady(rate, seconds), threading.Event()
+    started = time.monotonic()
+    batches = Batches(started)
+    spark.streams.addListener(batches)
+    query = topology.start(spark, settings)
     try:
         producer.stdin.write("go\n")
         producer.stdin.flush()
-        started = time.monotonic()
+        started = batches.started = time.monotonic()
+        if maintain_every:
+            threading.Thread(
+                target=_maintaining, args=(spark, settings, maintain_every, stop, steady), daemon=True
+            ).start()
 
         def sample() -> None:
             while not stop.is_set():
@@ -152,11 +244,12 @@ def run(spark: SparkSession, settings: Settings, rate: int, seconds: float, trig
         while _processed(query) < sent and time.monotonic() < ended + 600 and query.isActive:
             time.sleep(0.5)
         steady.drain_seconds = time.monotonic() - ended
-        steady.batch_seconds = [p.durationMs["triggerExecution"] / 1000 for p in query.recentProgress if p.numInputRows]
     finally:
         stop.set()
         producer.kill()
         query.stop()
+        spark.streams.removeListener(batches)
+    steady.batches = list(batches.ended)
     if query.exception():
         raise RuntimeError(f"the job failed under load: {query.exception()}")
     commits = commit_times(Path(settings.storage.table(SETTLEMENT_BASE)))

@@ -2,15 +2,18 @@
 
 Spark does not document its checkpoint's layout; these are its files as Spark 4 writes them:
 `metadata` (the query id), `offsets/N` (where batch N ends, per partition), `commits/N` (batch N is
-done), `sources/0/0` (where the first batch starts). Read through Spark, so that any file system
-the checkpoint is on serves.
+done), `sources/0/0` (where the first batch starts). The job reads them through Spark, so that any
+file system the checkpoint is on serves; `Files` reads them without a JVM, through pyarrow's file
+systems (local, S3, GCS, HDFS), for `python -m settlement status`.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
+import pyarrow.fs as pafs
 from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -75,3 +78,37 @@ def batch_offsets(
 def app_id(query_id: str) -> str:
     """The Delta transaction app id of the writes of the stream with this query id."""
     return f"settlement-{query_id}"
+
+
+class Files:
+    """The checkpoint read without a JVM."""
+
+    def __init__(self, storage: StorageSettings) -> None:
+        location = storage.checkpoint.replace("s3a://", "s3://", 1)
+        self.fs, self.root = pafs.FileSystem.from_uri(location if "://" in location else f"file://{location}")
+
+    def _lines(self, path: str) -> list[str] | None:
+        try:
+            with self.fs.open_input_stream(f"{self.root}/{path}") as stream:
+                return stream.read().decode().splitlines()
+        except FileNotFoundError:
+            return None
+
+    def query_id(self) -> str | None:
+        lines = self._lines("metadata")
+        return json.loads(lines[-1])["id"] if lines else None
+
+    def last_commit(self) -> tuple[int, datetime] | None:
+        """The last committed batch, and when its commit was written."""
+        found = self.fs.get_file_info(pafs.FileSelector(f"{self.root}/commits", allow_not_found=True))
+        batches = [(int(f.base_name), f) for f in found if f.base_name.isdigit()]
+        if not batches:
+            return None
+        batch, info = max(batches, key=lambda pair: pair[0])
+        return batch, (info.mtime or datetime.fromtimestamp(0)).astimezone(UTC)
+
+    def next_offsets(self, topic: str) -> dict[int, int] | None:
+        """Where the stream reads next, per partition (as `next_offsets`)."""
+        commit = self.last_commit()
+        lines = self._lines(f"offsets/{commit[0]}" if commit else "sources/0/0")
+        return topic_offsets(json.loads(lines[-1]), topic) if lines else None

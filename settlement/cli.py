@@ -1,5 +1,6 @@
 """`python -m settlement <command>` (or `settlement <command>`): answers for operators, from the tables.
 
+    status    [--format json]                 is settlement well (see `settlement.status` for its exit codes)
     explain   --payment-id P                  where that payment went and why
     payouts   --merchant M [--from D --to D]  what the merchant is paid on each payout date
     stats     --date D [--merchant M]         the approval-date statistics
@@ -8,7 +9,8 @@
                                               set aside a record that fails its batch (see `settlement.guard`)
 
 Tables print on a terminal; `--format json` or `--format csv` for scripts. Exit codes: 0 found,
-1 nothing found (an unknown payment id, no rows), 2 bad arguments or settings, or no tables yet.
+1 nothing found (an unknown payment id, no rows), 2 bad arguments or settings, or no tables yet;
+`status` answers with its own: 0 healthy, 1 needs a look, 2 stopped or behind.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from settlement import status
 from settlement.arguments import OneLineParser, iso_date
 from settlement.classification import first_match
 from settlement.config import ConfigError, Settings, load_settings
@@ -53,7 +56,13 @@ class NotFound(Failed):
 
 def parser() -> OneLineParser:
     main = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    commands = main.add_subparsers(dest="command", required=True, metavar="{explain,payouts,stats,day-close,hold}")
+    commands = main.add_subparsers(
+        dest="command", required=True, metavar="{status,explain,payouts,stats,day-close,hold}"
+    )
+    status_ = commands.add_parser(
+        "status", help="is settlement well: exit 0 healthy, 1 needs a look, 2 stopped or behind"
+    )
+    status_.add_argument("--format", choices=("text", "json"), default="text")
     explain = commands.add_parser("explain", help="where a payment went and why")
     explain.add_argument("--payment-id", required=True)
     payouts = commands.add_parser("payouts", help="what a merchant is paid on each payout date")
@@ -273,6 +282,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings: Settings = load_settings()
         lake, zone = Lake(settings), ZoneInfo(settings.spark.time_zone)
+        if args.command == "status":
+            found = status.status(settings)
+            print(found.json() if args.format == "json" else found.text(zone))
+            return found.code
         if args.command == "explain":
             print(explain(lake, args.payment_id, zone))
             return Exit.DONE

@@ -179,6 +179,41 @@ class LakeSettings(BaseModel):
     )
 
 
+class MonitoringSettings(BaseModel):
+    """Metrics, logs, and the thresholds `python -m settlement status` judges the stream by."""
+
+    metrics_port: Annotated[int, Field(gt=0, lt=65536)] | None = Field(
+        default=None,
+        description="The driver serves Prometheus metrics on this port at `/metrics`; unset, no metrics.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="`text`: a line a person reads per batch; `json`: one JSON object per line (batch id, "
+        "counts, stage seconds) for a log pipeline.",
+    )
+    lag_warning_records: Annotated[int, Field(gt=0)] = Field(
+        default=200_000, description="Records the stream has not read yet beyond which `status` says look (exit 1)."
+    )
+    lag_critical_records: Annotated[int, Field(gt=0)] = Field(
+        default=2_000_000, description="Records not read yet beyond which `status` says behind (exit 2)."
+    )
+    stalled_minutes: Annotated[float, Field(gt=0)] = Field(
+        default=10,
+        description="No batch committed for this long while records wait: `status` says stopped (exit 2).",
+    )
+    quarantine_share: Annotated[float, Field(ge=0, le=1)] = Field(
+        default=0.05, description="A share of records quarantined over the last hour above this: look (exit 1)."
+    )
+    day_close_by_hour: Annotated[int, Field(ge=0, le=23)] = Field(
+        default=2,
+        description="A channel's closing date not complete by this hour of the next day (the job's time zone): "
+        "look (exit 1).",
+    )
+    max_table_files: Annotated[int, Field(gt=0)] = Field(
+        default=1_000, description="A table with more data files than this is due for `make maintain` (exit 1)."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SETTLEMENT_", env_nested_delimiter="__", extra="forbid")
 
@@ -192,6 +227,7 @@ class Settings(BaseSettings):
         default_factory=MaintenanceSettings, description=MaintenanceSettings.__doc__
     )
     lake: LakeSettings = Field(default_factory=LakeSettings, description=LakeSettings.__doc__)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings, description=MonitoringSettings.__doc__)
 
     @classmethod
     def settings_customise_sources(

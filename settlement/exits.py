@@ -11,6 +11,9 @@ scheduler or a monitor can act on the code alone:
          Running again changes nothing until the command or the settings are fixed.
     130  interrupted (Ctrl-C)
 
+`python -m settlement status` is the one exception: a probe, its code is its answer (0 healthy,
+1 needs a look, 2 stopped or behind; `settlement.status`).
+
 An error tells which it is by its class (`CannotRun`, `Failed`); any other exception is a failure,
 logged with its trace for an engineer. Whatever the code, stderr gets one line: `program: what`.
 """

@@ -54,6 +54,13 @@ class Lake:
             raise self._missing(name) from None
         return table.to_pandas(filters=list(filters) if filters else None, columns=list(columns) if columns else None)
 
+    def file_count(self, name: str) -> int:
+        """The data files of the table's current version."""
+        try:
+            return len(DeltaTable(self.location(name)).file_uris())
+        except TableNotFoundError:
+            raise self._missing(name) from None
+
     def _pandas_by_spark(self, name: str, filters: Filters, columns: Sequence[str] | None) -> pd.DataFrame:
         rows = self.spark(name)
         for column, op, value in filters:

@@ -46,6 +46,7 @@ from settlement import (
 )
 from settlement.config import KafkaSettings, Settings
 from settlement.contract import Classification
+from settlement.metrics import Metrics
 from settlement.records import kafka_records, kafka_source, topic_records
 from settlement.tables import (
     PAYMENT_LOG,
@@ -96,9 +97,10 @@ def outputs(
 class Settlement:
     """The foreachBatch function: one micro-batch of Kafka records through the whole topology."""
 
-    def __init__(self, spark: SparkSession, settings: Settings) -> None:
+    def __init__(self, spark: SparkSession, settings: Settings, metrics: Metrics | None = None) -> None:
         self.spark = spark
         self.settings = settings
+        self.metrics = metrics
         self._query_id: str | None = None
         self._holds: list[validation.Hold] | None = None
         # The last batch that failed, with the record that fails it when one does (`guard`).
@@ -230,7 +232,16 @@ class Settlement:
             ", ".join(f"{c.value} {getattr(counts, c.value.lower())}" for c in Classification),
             time.monotonic() - clock,
             ", ".join(f"{name} {seconds:.1f}" for name, seconds in spent.items()),
+            extra={
+                "fields": {
+                    **counts.model_dump(mode="json", exclude={"started_at", "duration_ms"}),
+                    "seconds": round(time.monotonic() - clock, 3),
+                    "stage_seconds": {name: round(seconds, 3) for name, seconds in spent.items()},
+                }
+            },
         )
+        if self.metrics is not None:
+            self.metrics.batch(counts, spent)
 
 
 @contextmanager
