@@ -2,6 +2,7 @@
 # make check  lint (ruff), formatting (ruff format), types (mypy settlement) and every test that needs neither a broker nor a JVM
 # make test  make check's lint, formatting and types, then the whole test suite against the real broker, Spark and Delta
 # make lock  requirements/*.txt anew from pyproject.toml: every version pinned, with hashes (LOCK_ARGS=--upgrade for the newest)
+# make stream  the job running on, over make run's topic and tables, with metrics on :9108 (curl localhost:9108/metrics)
 # make fuzz  the input path's property tests with many more, new random examples (FUZZ_EXAMPLES)
 # make backfill ARGS="rederive --from 2025-05-17 --to 2025-05-19 --dry-run"  (docs/operations.md, Backfill)
 # make bench  the job against the engine's ceiling, 1,000,000 payments (ARGS="--help"; docs/performance.md)
@@ -38,7 +39,7 @@ FUZZ_EXAMPLES ?= 20000
 KILLS ?= 10
 CHAOS_PAYMENTS ?= 200000
 
-.PHONY: help setup check check-static lock run test fuzz maintain chaos backfill bench notebooks stop clean kafka-start package cluster-start cluster-stop cluster-run
+.PHONY: help setup check check-static lock run stream test fuzz maintain chaos backfill bench notebooks stop clean kafka-start package cluster-start cluster-stop cluster-run
 
 help:
 	@sed -n 's/^# \(make .*\)/\1/p' Makefile
@@ -136,6 +137,12 @@ run: kafka-start
 	@echo
 	@echo "Explore these tables: make notebooks (JupyterLab opens notebooks/ in your browser),"
 	@echo "or ask the operator's command: $(PY) -m settlement --help"
+
+# The stream as production runs it: continuously, metrics served, until Ctrl-C. Beside it, in
+# another terminal: curl -s localhost:9108/metrics | grep ^settlement, or python -m settlement status.
+stream: kafka-start
+	SETTLEMENT_MONITORING__METRICS_PORT=9108 SETTLEMENT_STREAM__TRIGGER_INTERVAL="5 seconds" \
+		$(SPARK_SUBMIT) jobs/settlement.py
 
 # Lint, formatting and types: each runs, and the target fails if any of them failed.
 check-static: $(VENV)/.installed
