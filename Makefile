@@ -1,6 +1,6 @@
 # make run   set up, start the local Kafka broker, produce the sample, run the job, show the summary
 # make check  lint (ruff), formatting (ruff format), types (mypy settlement) and every test that needs neither a broker nor a JVM
-# make test  make check's lint, formatting and types, then the whole test suite against the real broker, Spark and Delta
+# make test  every test: make check, then the tests against the real brokers, Spark and Delta
 # make lock  requirements/*.txt anew from pyproject.toml: every version pinned, with hashes (LOCK_ARGS=--upgrade for the newest)
 # make stream  the job running on, over make run's topic and tables, with metrics on :9108 (curl localhost:9108/metrics)
 # make fuzz  the input path's property tests with many more, new random examples (FUZZ_EXAMPLES)
@@ -156,8 +156,11 @@ check-static: $(VENV)/.installed
 check: check-static .local/bin/promtool
 	$(PY) -m pytest -m "not integration"
 
-test: check-static kafka-start package
-	$(PY) -m pytest
+# make check first (lint, types, the tests that need neither broker nor JVM), then the rest; the
+# security tests (tests/test_security.py) need the secured broker beside the plain one.
+test: check kafka-start package
+	bin/kafka.sh start secure
+	$(PY) -m pytest -m integration
 
 # Validation's properties over new random inputs (tests/test_input_path.py), and more of them
 # through the real stream; a failure prints the example and how to replay it.
@@ -212,6 +215,7 @@ notebooks: setup
 stop:
 	bin/cluster.sh stop
 	bin/kafka.sh stop
+	bin/kafka.sh stop secure
 
 clean: stop
 	rm -rf $(VENV) .local dist build .mypy_cache .ruff_cache

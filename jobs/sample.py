@@ -22,19 +22,26 @@ def main() -> int:
     parser.add_argument("--payments", type=int, default=20_000, help="distinct payment events (default 20000)")
     parser.add_argument("--days", type=int, default=3, help="approval days to spread them over (default 3)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--reset", action="store_true", help="delete and recreate the topics first")
+    parser.add_argument(
+        "--reset",
+        action="store_true",
+        help="delete and recreate the payment and statistics topics first (without it: create the payment "
+        "topic if it is missing)",
+    )
     args = parser.parse_args()
     try:
         settings = load_settings()
         merchants = rows_from_csv(settings.reference.merchants, MerchantRow)
         kafka = settings.kafka
-        create_topics(kafka, {kafka.payment_topic: PARTITIONS, kafka.statistics_topic: 3}, recreate=args.reset)
+        # Only --reset touches the statistics topic: a producer may not even see it (its ACLs).
+        topics = {kafka.payment_topic: PARTITIONS} | ({kafka.statistics_topic: 3} if args.reset else {})
+        create_topics(kafka, topics, recreate=args.reset)
+        records = generate(
+            args.payments, merchants, days=args.days, partitions=PARTITIONS, seed=args.seed, id_prefix=f"S{args.seed}-"
+        )
+        produced = produce(records, kafka)
     except (CannotRun, Failed) as error:
         return report("sample", error)
-    records = generate(
-        args.payments, merchants, days=args.days, partitions=PARTITIONS, seed=args.seed, id_prefix=f"S{args.seed}-"
-    )
-    produced = produce(records, kafka)
     malformed = sum(1 for p in produced if p.record.malformed)
     print(f"sample: produced {len(produced)} records ({malformed} malformed) to {kafka.payment_topic!r}")
     return Exit.DONE

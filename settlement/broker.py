@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import datetime
+from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from settlement.config import KafkaSettings
@@ -19,19 +20,49 @@ class BrokerError(Failed):
     """The Kafka cluster cannot be used; the message is the one line we print."""
 
 
-def _admin(kafka: KafkaSettings) -> AdminClient:
-    # Its connection errors become one BrokerError line; librdkafka's own log would repeat them.
-    return AdminClient({"bootstrap.servers": kafka.bootstrap_servers, "log_level": 0, **kafka.client_options})
+class _Cause:
+    """librdkafka's last error report: why a connection failed (a refused password, a certificate
+    not trusted), where the call that fails says only that the broker did not answer."""
+
+    def __init__(self) -> None:
+        self.last: str | None = None
+
+    def __call__(self, error: KafkaError) -> None:
+        self.last = error.str()
+
+    def unreachable(self, kafka: KafkaSettings, error: KafkaException, client: AdminClient | Consumer) -> BrokerError:
+        client.poll(0)  # serves the error reports queued meanwhile
+        return BrokerError(f"Kafka at {kafka.bootstrap_servers} did not answer: {self.last or error.args[0].str()}")
+
+
+def _client_options(kafka: KafkaSettings, cause: _Cause) -> dict[str, Any]:
+    # Connection errors become one BrokerError line; librdkafka's own log would repeat them.
+    return {"bootstrap.servers": kafka.bootstrap_servers, "log_level": 0, "error_cb": cause, **kafka.client_options}
+
+
+def _refused(kafka: KafkaSettings, topic: str) -> BrokerError:
+    user = kafka.client_options.get("sasl.username", "this client")
+    return BrokerError(f"{user} may not use topic {topic!r} on {kafka.bootstrap_servers} (no ACL allows it)")
+
+
+AUTHORIZATION_FAILED = {KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATION_FAILED}
+
+
+def _admin(kafka: KafkaSettings, cause: _Cause) -> AdminClient:
+    return AdminClient(_client_options(kafka, cause))
 
 
 def partition_count(kafka: KafkaSettings, topic: str | None = None) -> int:
     """Partitions of a topic (the payment topic by default); BrokerError if unreachable or missing."""
-    topic = topic or kafka.payment_topic
+    topic, cause = topic or kafka.payment_topic, _Cause()
+    admin = _admin(kafka, cause)
     try:
-        metadata = _admin(kafka).list_topics(topic=topic, timeout=TIMEOUT_S)
+        metadata = admin.list_topics(topic=topic, timeout=TIMEOUT_S)
     except KafkaException as error:
-        raise BrokerError(f"Kafka at {kafka.bootstrap_servers} did not answer: {error.args[0].str()}") from None
+        raise cause.unreachable(kafka, error, admin) from None
     found = metadata.topics.get(topic)
+    if found is not None and found.error is not None and found.error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+        raise _refused(kafka, topic)
     if found is None or found.error is not None or not found.partitions:
         raise BrokerError(f"topic {topic!r} does not exist on {kafka.bootstrap_servers}")
     return len(found.partitions)
@@ -39,11 +70,12 @@ def partition_count(kafka: KafkaSettings, topic: str | None = None) -> int:
 
 def create_topics(kafka: KafkaSettings, partitions: dict[str, int], recreate: bool = False) -> None:
     """Create the topics that are missing; with `recreate`, delete and create them afresh."""
-    admin = _admin(kafka)
+    cause = _Cause()
+    admin = _admin(kafka, cause)
     try:
         existing = set(admin.list_topics(timeout=TIMEOUT_S).topics)
     except KafkaException as error:
-        raise BrokerError(f"Kafka at {kafka.bootstrap_servers} did not answer: {error.args[0].str()}") from None
+        raise cause.unreachable(kafka, error, admin) from None
     if recreate and (doomed := [t for t in partitions if t in existing]):
         for future in admin.delete_topics(doomed, operation_timeout=TIMEOUT_S).values():
             future.result()
@@ -56,6 +88,8 @@ def create_topics(kafka: KafkaSettings, partitions: dict[str, int], recreate: bo
             try:
                 future.result()
             except KafkaException as error:
+                if error.args[0].code() in AUTHORIZATION_FAILED:
+                    raise _refused(kafka, topic) from None
                 # A topic just deleted can linger for a moment; anything else is real.
                 if error.args[0].name() != "TOPIC_ALREADY_EXISTS" or time.monotonic() > deadline:
                     raise BrokerError(f"cannot create topic {topic!r}: {error.args[0].str()}") from None
@@ -65,14 +99,12 @@ def create_topics(kafka: KafkaSettings, partitions: dict[str, int], recreate: bo
             time.sleep(0.5)
 
 
-def _consumer(kafka: KafkaSettings) -> Consumer:
+def _consumer(kafka: KafkaSettings, cause: _Cause) -> Consumer:
     return Consumer(
         {
-            "bootstrap.servers": kafka.bootstrap_servers,
+            **_client_options(kafka, cause),
             "group.id": f"settlement-offsets-{uuid.uuid4()}",  # never commits: only looks up offsets
             "enable.auto.commit": False,
-            "log_level": 0,
-            **kafka.client_options,
         }
     )
 
@@ -84,13 +116,14 @@ def offsets(kafka: KafkaSettings, topic: str, at: datetime | None = None) -> dic
     count = partition_count(kafka, topic)
     deadline = time.monotonic() + TIMEOUT_S
     while True:
-        consumer = _consumer(kafka)
+        cause = _Cause()
+        consumer = _consumer(kafka, cause)
         try:
             return _offsets(consumer, topic, count, at)
         except KafkaException as error:
             # A topic just made may not have its leaders yet ("not leader for partition"): that passes.
             if not error.args[0].retriable() or time.monotonic() > deadline:
-                raise BrokerError(f"Kafka at {kafka.bootstrap_servers} did not answer: {error.args[0].str()}") from None
+                raise cause.unreachable(kafka, error, consumer) from None
         finally:
             consumer.close()
         time.sleep(0.5)

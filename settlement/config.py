@@ -23,6 +23,9 @@ from pydantic_settings import (
 from settlement.exits import CannotRun
 
 DEFAULT_CONFIG = Path("conf/settlement.toml")
+SECRETS = "SETTLEMENT_SECRETS"
+# Settings whose values are not repeated in an error line: they hold passwords.
+SECRET_SETTINGS = ("kafka.client_options", "kafka.java_client_options")
 _DURATION = re.compile(r"^\d+ (second|minute|hour|day)s?$")
 
 
@@ -239,7 +242,12 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         config_file = Path(os.environ.get("SETTLEMENT_CONFIG", DEFAULT_CONFIG))
-        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file)
+        # Secrets (passwords, keys) come from the environment or from a file of their own that only
+        # the driver reads, merged over the profile: never from a committed profile.
+        profile = TomlConfigSettingsSource(settings_cls, toml_file=config_file)
+        if secrets := os.environ.get(SECRETS):
+            return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=Path(secrets)), profile
+        return init_settings, env_settings, profile
 
 
 class ConfigError(CannotRun):
@@ -264,16 +272,20 @@ def load_settings(**overrides: Any) -> Settings:
     else:
         folder = project_folder()
         config_file = folder / DEFAULT_CONFIG
+    if (secrets := os.environ.get(SECRETS)) and not Path(secrets).is_file():
+        raise ConfigError(f"secrets file {secrets} ({SECRETS}) does not exist")
     try:
         with contextlib.chdir(folder):
             return Settings(**overrides)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(
-            f"bad setting {where} = {first.get('input')!r}: {first['msg']} "
-            f"(in {config_file} or SETTLEMENT_{where.upper().replace('.', '__')})"
-        ) from None
+        shown = "(hidden)" if where.startswith(SECRET_SETTINGS) else repr(first.get("input"))
+        files = f"{config_file}, {secrets}" if secrets else str(config_file)
+        # A secret's key has dots (sasl.password): its variable is the dictionary's.
+        named = next((s for s in SECRET_SETTINGS if where.startswith(s)), where)
+        variable = f"SETTLEMENT_{named.upper().replace('.', '__')}"
+        raise ConfigError(f"bad setting {where} = {shown}: {first['msg']} (in {files} or {variable})") from None
 
 
 def settings_markdown() -> str:

@@ -20,6 +20,7 @@ from typing import Any, TypedDict, cast
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from settlement.broker import BrokerError
 from settlement.config import KafkaSettings
 from settlement.contract import Channel, MerchantStatus, PaymentActionType, PaymentMethodType
 from settlement.tables import MerchantRow
@@ -226,7 +227,7 @@ def produce(records: Iterable[SampleRecord], kafka: KafkaSettings, topic: str | 
 
     def delivered(error: KafkaError | None, message: Message, record: SampleRecord) -> None:
         if error is not None:
-            failures.append(str(error))
+            failures.append(error.str())
         else:
             # A delivered message has its place; the stubs type every message's as optional.
             where = cast(tuple[str, int, int], (message.topic(), message.partition(), message.offset()))
@@ -245,5 +246,6 @@ def produce(records: Iterable[SampleRecord], kafka: KafkaSettings, topic: str | 
         producer.poll(0)
     undelivered = producer.flush(60)
     if failures or undelivered:
-        raise RuntimeError(f"{len(failures) + undelivered} records were not delivered: {failures[:3]}")
+        why = failures[0] if failures else "the broker did not acknowledge them in time"
+        raise BrokerError(f"{len(failures) + undelivered:,} records were not delivered to {topic!r}: {why}")
     return produced

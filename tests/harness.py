@@ -90,6 +90,9 @@ def table_contents(spark, settings: Settings, names=tuple(TABLES)) -> dict[str, 
 def environment(settings: Settings) -> dict[str, str]:
     """The settings of a test as the environment variables a job reads."""
     return {
+        "SETTLEMENT_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "SETTLEMENT_KAFKA__CLIENT_OPTIONS": json.dumps(settings.kafka.client_options),
+        "SETTLEMENT_KAFKA__JAVA_CLIENT_OPTIONS": json.dumps(settings.kafka.java_client_options),
         "SETTLEMENT_KAFKA__PAYMENT_TOPIC": settings.kafka.payment_topic,
         "SETTLEMENT_KAFKA__STATISTICS_TOPIC": settings.kafka.statistics_topic,
         "SETTLEMENT_STORAGE__ROOT": settings.storage.root,
