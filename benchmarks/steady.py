@@ -122,12 +122,12 @@ def _memory() -> tuple[int, int]:
     """RSS of the driver's JVM and of the Python workers (children of this process)."""
     driver = workers = 0
     for process in psutil.Process().children(recursive=True):
-        try:
-            command = " ".join(process.cmdline())
+        try:  # a process may end between the listing and these reads
+            name, command = process.name(), " ".join(process.cmdline())
             rss = process.memory_info().rss
         except psutil.Error:
             continue
-        if process.name() == "java":
+        if name == "java":
             driver += rss
         elif "pyspark" in command:
             workers += rss
