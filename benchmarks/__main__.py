@@ -163,15 +163,16 @@ def run(args: argparse.Namespace, save: Callable[[dict], None]) -> dict:
         },
     }
 
-    memory, current = steady.PeakMemory(), [""]
+    memory, current = steady.PeakMemory(), ""
     results["peak_rss_mib"] = {}
 
     def step(name: str) -> None:
         """The step before ends, its peak memory recorded, and `name` begins ("": the end)."""
-        if current[0]:
-            results["peak_rss_mib"][current[0]] = memory.take()
-        memory.take()
-        current[0] = name
+        nonlocal current
+        peak = memory.take()
+        if current:
+            results["peak_rss_mib"][current] = peak
+        current = name
         save(results)
         if name:
             print(f"bench: {name} ...", flush=True)

@@ -53,9 +53,14 @@ def committed_batch(spark: SparkSession, storage: StorageSettings) -> int | None
     return max(batches, default=None)
 
 
+def _offsets_file(batch_id: int) -> str:
+    """Where batch `batch_id` ends (-1: where the first batch starts), relative to the checkpoint."""
+    return f"offsets/{batch_id}" if batch_id >= 0 else "sources/0/0"
+
+
 def _offsets(spark: SparkSession, storage: StorageSettings, batch_id: int, topic: str) -> dict[int, int] | None:
     """Where batch `batch_id` ends (-1: where the first batch starts), per partition."""
-    path = f"{storage.checkpoint}/offsets/{batch_id}" if batch_id >= 0 else f"{storage.checkpoint}/sources/0/0"
+    path = f"{storage.checkpoint}/{_offsets_file(batch_id)}"
     return topic_offsets(_last_line(spark, path), topic)
 
 
@@ -110,5 +115,5 @@ class Files:
     def next_offsets(self, topic: str) -> dict[int, int] | None:
         """Where the stream reads next, per partition (as `next_offsets`)."""
         commit = self.last_commit()
-        lines = self._lines(f"offsets/{commit[0]}" if commit else "sources/0/0")
+        lines = self._lines(_offsets_file(commit[0] if commit else -1))
         return topic_offsets(json.loads(lines[-1]), topic) if lines else None

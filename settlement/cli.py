@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         settings: Settings = load_settings()
         lake, zone = Lake(settings), ZoneInfo(settings.spark.time_zone)
         if args.command == "status":
-            found = status.status(settings)
+            found = status.status(lake)
             print(found.json() if args.format == "json" else found.text(zone))
             return found.code
         if args.command == "explain":

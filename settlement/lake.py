@@ -9,6 +9,8 @@ the rows come back as the same pandas frame. `spark` gives the table as a Spark 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pyarrow as pa
@@ -22,7 +24,7 @@ from pyspark.sql.types import TimestampType
 
 from settlement.config import Settings, StorageSettings, load_settings
 from settlement.schema import spark_schema
-from settlement.tables import TABLES, frame
+from settlement.tables import DAY_CLOSE, TABLES, frame
 
 Filters = Sequence[tuple[str, str, object]]
 
@@ -53,6 +55,17 @@ class Lake:
         except TableNotFoundError:
             raise self._missing(name) from None
         return table.to_pandas(filters=list(filters) if filters else None, columns=list(columns) if columns else None)
+
+    def recent_day_close(self, days: int = 7) -> pd.DataFrame:
+        """`day_close` rows of the last `days` closing dates (the job's time zone); none before the
+        job's first run."""
+        today = datetime.now(ZoneInfo(self.settings.spark.time_zone)).date()
+        try:
+            return self.pandas(DAY_CLOSE, filters=[("closing_date", ">=", today - timedelta(days=days))])
+        except FileNotFoundError:
+            return pd.DataFrame(
+                columns=["channel", "closing_date", "partitions_finished", "partition_count", "closed_at"]
+            )
 
     def file_count(self, name: str) -> int:
         """The data files of the table's current version."""

@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -35,7 +35,7 @@ from settlement import broker
 from settlement.config import Settings
 from settlement.contract import Classification
 from settlement.exits import CannotRun
-from settlement.tables import DAY_CLOSE, SettlementBatchRow
+from settlement.tables import SettlementBatchRow
 
 log = logging.getLogger("settlement")
 
@@ -168,8 +168,6 @@ class _Scraped(Collector):
 def day_close_metrics(settings: Settings) -> Iterator[GaugeMetricFamily]:
     """Per (channel, closing date) of the last `DAY_CLOSE_DAYS`: complete or not; per channel, the
     start of its latest complete closing date."""
-    from settlement.lake import Lake  # deltalake: only when scraped
-
     complete = GaugeMetricFamily(
         "settlement_day_close_complete",
         "1 when every partition has sent its FINISH for the channel's closing date, else 0.",
@@ -180,12 +178,10 @@ def day_close_metrics(settings: Settings) -> Iterator[GaugeMetricFamily]:
         "The start of the channel's latest complete closing date (Unix time, in the job's time zone).",
         labels=["channel"],
     )
+    from settlement.lake import Lake  # deltalake: only when scraped
+
     zone = ZoneInfo(settings.spark.time_zone)
-    since = datetime.now(zone).date() - timedelta(days=DAY_CLOSE_DAYS)
-    try:
-        days = Lake(settings).pandas(DAY_CLOSE, filters=[("closing_date", ">=", since)])
-    except FileNotFoundError:
-        days = pd.DataFrame(columns=["channel", "closing_date", "closed_at"])
+    days = Lake(settings).recent_day_close(DAY_CLOSE_DAYS)
     closed: dict[str, date] = {}
     for row in days.itertuples():
         done = bool(pd.notna(row.closed_at))

@@ -24,7 +24,6 @@ from settlement.config import Settings
 from settlement.lake import Lake
 from settlement.tables import (
     BACKFILL_RUNS,
-    DAY_CLOSE,
     QUARANTINE,
     SETTLEMENT_BATCHES,
     TABLES,
@@ -103,14 +102,19 @@ class Status:
         return "\n".join(lines)
 
 
-def status(settings: Settings, now: datetime | None = None) -> Status:
+def status(lake: Lake, now: datetime | None = None) -> Status:
     now = now or datetime.now(UTC)
-    found, lake, limits = Status(now), Lake(settings), settings.monitoring
+    settings = lake.settings
+    found, limits = Status(now), settings.monitoring
     _stream(found, settings, now)
-    _batches(found, lake, now)
-    _quarantine(found, lake, now)
-    _day_close(found, lake, settings, now)
-    _backfill(found, lake, settings, now)
+    try:
+        batches = lake.pandas(SETTLEMENT_BATCHES, filters=[("started_at", ">=", now - timedelta(days=1))])
+    except FileNotFoundError:
+        batches = pd.DataFrame({"started_at": [], "records_in": [], "quarantined": []})
+    _batches(found, batches)
+    _quarantine(found, lake, batches, now)
+    _day_close(found, lake, now)
+    _backfill(found, lake, now)
     for name in TABLES:
         try:
             found.table_files[name] = lake.file_count(name)
@@ -146,12 +150,8 @@ def _stream(found: Status, settings: Settings, now: datetime) -> None:
         found.find(LOOK, f"lagging: {waiting:,} records not read (warning above {limits.lag_warning_records:,})")
 
 
-def _batches(found: Status, lake: Lake, now: datetime) -> None:
-    try:
-        rows = lake.pandas(SETTLEMENT_BATCHES, filters=[("started_at", ">=", now - timedelta(days=1))])
-    except FileNotFoundError:
-        return
-    for row in rows.sort_values("started_at", ascending=False).head(LAST_BATCHES).itertuples():
+def _batches(found: Status, batches: pd.DataFrame) -> None:
+    for row in batches.sort_values("started_at", ascending=False).head(LAST_BATCHES).itertuples():
         found.batches.append(
             {
                 "batch_id": row.batch_id,
@@ -165,14 +165,14 @@ def _batches(found: Status, lake: Lake, now: datetime) -> None:
         )
 
 
-def _quarantine(found: Status, lake: Lake, now: datetime) -> None:
+def _quarantine(found: Status, lake: Lake, batches: pd.DataFrame, now: datetime) -> None:
     hour = now - timedelta(hours=1)
     try:
-        batches = lake.pandas(SETTLEMENT_BATCHES, filters=[("started_at", ">=", hour)])
         rows = lake.pandas(QUARANTINE, filters=[("quarantined_at", ">=", hour)], columns=["error"])
     except FileNotFoundError:
-        batches, rows = pd.DataFrame({"records_in": [], "quarantined": []}), pd.DataFrame({"error": []})
-    records, quarantined = int(batches.records_in.sum()), int(batches.quarantined.sum())
+        rows = pd.DataFrame({"error": []})
+    last_hour = batches[batches.started_at >= hour]
+    records, quarantined = int(last_hour.records_in.sum()), int(last_hour.quarantined.sum())
     share = quarantined / records if records else 0.0
     reasons = rows.error.value_counts().head(TOP_REASONS)
     found.quarantine = {
@@ -186,14 +186,12 @@ def _quarantine(found: Status, lake: Lake, now: datetime) -> None:
         found.find(LOOK, f"quarantine: {share:.1%} of the last hour's records (above {limit:.1%})")
 
 
-def _day_close(found: Status, lake: Lake, settings: Settings, now: datetime) -> None:
+def _day_close(found: Status, lake: Lake, now: datetime) -> None:
+    settings = lake.settings
     zone = ZoneInfo(settings.spark.time_zone)
     today = now.astimezone(zone).date()
     yesterday = today - timedelta(days=1)
-    try:
-        days = lake.pandas(DAY_CLOSE, filters=[("closing_date", ">=", today - timedelta(days=7))])
-    except FileNotFoundError:
-        return
+    days = lake.recent_day_close()
     # A channel counts from the days it has sent FINISH markers for: one that has never closed a
     # day (a new channel, a test lake of old dates) is not judged.
     for channel in sorted(days.channel.unique()):
@@ -216,7 +214,8 @@ def _day_close(found: Status, lake: Lake, settings: Settings, now: datetime) -> 
             found.find(LOOK, f"day close: {channel} {yesterday} is not closed (due by {due:%H:%M})")
 
 
-def _backfill(found: Status, lake: Lake, settings: Settings, now: datetime) -> None:
+def _backfill(found: Status, lake: Lake, now: datetime) -> None:
+    settings = lake.settings
     try:
         runs = lake.pandas(BACKFILL_RUNS)
     except FileNotFoundError:

@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -20,7 +21,7 @@ from pyspark.sql import SparkSession
 from settlement import reference, topology
 from settlement.broker import create_topics
 from settlement.checkpoint import topic_offsets
-from settlement.config import Settings, load_settings
+from settlement.config import KafkaSettings, Settings, load_settings
 from settlement.sample import Produced, SampleRecord, generate, produce
 from settlement.tables import TABLES, MerchantRow, read
 from tests.reference import read_csv
@@ -87,14 +88,27 @@ def table_contents(spark, settings: Settings, names=tuple(TABLES)) -> dict[str, 
     return {name: sorted(map(tuple, read(spark, settings.storage, name).collect()), key=repr) for name in names}
 
 
+def kafka_environment(kafka: KafkaSettings) -> dict[str, str]:
+    """Kafka settings as the environment variables a job reads."""
+    return {
+        "SETTLEMENT_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "SETTLEMENT_KAFKA__CLIENT_OPTIONS": json.dumps(kafka.client_options),
+        "SETTLEMENT_KAFKA__JAVA_CLIENT_OPTIONS": json.dumps(kafka.java_client_options),
+        "SETTLEMENT_KAFKA__PAYMENT_TOPIC": kafka.payment_topic,
+        "SETTLEMENT_KAFKA__STATISTICS_TOPIC": kafka.statistics_topic,
+    }
+
+
+def entry_point(arguments: list[str], env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess:
+    """A command as a scheduler runs it, in a process of its own: `jobs/<script>` or `-m <module>`."""
+    command = [sys.executable, *(str(ROOT / a) if a.startswith("jobs/") else a for a in arguments)]
+    return subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
 def environment(settings: Settings) -> dict[str, str]:
     """The settings of a test as the environment variables a job reads."""
     return {
-        "SETTLEMENT_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-        "SETTLEMENT_KAFKA__CLIENT_OPTIONS": json.dumps(settings.kafka.client_options),
-        "SETTLEMENT_KAFKA__JAVA_CLIENT_OPTIONS": json.dumps(settings.kafka.java_client_options),
-        "SETTLEMENT_KAFKA__PAYMENT_TOPIC": settings.kafka.payment_topic,
-        "SETTLEMENT_KAFKA__STATISTICS_TOPIC": settings.kafka.statistics_topic,
+        **kafka_environment(settings.kafka),
         "SETTLEMENT_STORAGE__ROOT": settings.storage.root,
         "SETTLEMENT_STORAGE__CHECKPOINT": settings.storage.checkpoint,
         "SETTLEMENT_SPARK__JARS": settings.spark.jars,

@@ -4,7 +4,6 @@ with them are made per test through the admin listener (localhost only)."""
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import pytest
@@ -86,14 +85,3 @@ def topics(partitions: int = 6) -> tuple[str, str]:
     for future in admin.create_acls(grants).values():
         future.result()
     return payment, statistics
-
-
-def environment(settings_kafka: KafkaSettings) -> dict[str, str]:
-    """The Kafka settings as the environment variables a job reads."""
-    return {
-        "SETTLEMENT_KAFKA__BOOTSTRAP_SERVERS": settings_kafka.bootstrap_servers,
-        "SETTLEMENT_KAFKA__PAYMENT_TOPIC": settings_kafka.payment_topic,
-        "SETTLEMENT_KAFKA__STATISTICS_TOPIC": settings_kafka.statistics_topic,
-        "SETTLEMENT_KAFKA__CLIENT_OPTIONS": json.dumps(settings_kafka.client_options),
-        "SETTLEMENT_KAFKA__JAVA_CLIENT_OPTIONS": json.dumps(settings_kafka.java_client_options),
-    }

@@ -3,9 +3,7 @@ and the code, before any JVM starts."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 
 import pytest
 
@@ -15,6 +13,7 @@ from settlement.cli import NotFound
 from settlement.config import ConfigError
 from settlement.dedup import OperatorMissing
 from settlement.exits import Exit, code
+from tests import harness
 from tests.conftest import ROOT
 
 ENTRY_POINTS = {
@@ -30,14 +29,7 @@ ENTRY_POINTS = {
 
 
 def run(arguments: list[str], **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, *(str(ROOT / a) if a.startswith("jobs/") else a for a in arguments)],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
+    return harness.entry_point(arguments, env, timeout=120)
 
 
 @pytest.mark.parametrize(

@@ -70,33 +70,14 @@ def test_a_record_that_fails_its_batch_is_named_held_and_quarantined(spark, sett
             }
         assert read(spark, settings.storage, SETTLEMENT_BASE).count() == 0
 
-        code, out, err = harness.command(
-            cli.main,
-            settings,
-            "hold",
-            "--partition",
-            str(culprit.partition),
-            "--offset",
-            str(culprit.offset),
-            "--reason",
-            "INC-1234",
-        )
+        def hold(reason: str) -> tuple[int, str, str]:
+            record = ("--partition", str(culprit.partition), "--offset", str(culprit.offset))
+            return harness.command(cli.main, settings, "hold", *record, "--reason", reason)
+
+        code, out, err = hold("INC-1234")
         assert code == 0, err
         assert out.startswith(f"held {where}") and FAULT in out
-        assert (
-            harness.command(
-                cli.main,
-                settings,
-                "hold",
-                "--partition",
-                str(culprit.partition),
-                "--offset",
-                str(culprit.offset),
-                "--reason",
-                "again",
-            )[0]
-            == 1
-        )
+        assert hold("again")[0] == 1
 
         # The fault is still there; the held record no longer reaches it.
         code, _, err = harness.command(job.main, settings, "--available-now")

@@ -3,9 +3,7 @@ what a refused client sees: one line, a non-zero exit, no hang, no secret."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,7 +13,6 @@ from settlement import broker, reference
 from settlement.sample import generate, produce
 from settlement.tables import BACKFILL_RUNS, TABLES, MerchantRow
 from tests import harness, secured
-from tests.harness import ROOT
 from tests.invariants import broken, invariants
 from tests.reference import Expected, read_csv
 
@@ -25,10 +22,7 @@ def run(arguments: list[str], env: dict[str, str], tmp_path) -> subprocess.Compl
         "SETTLEMENT_STORAGE__ROOT": str(tmp_path / "lake"),
         "SETTLEMENT_STORAGE__CHECKPOINT": str(tmp_path / "checkpoint"),
     }
-    command = [sys.executable, *(str(ROOT / a) if a.startswith("jobs/") else a for a in arguments)]
-    return subprocess.run(
-        command, env={**os.environ, **storage, **env}, capture_output=True, text=True, timeout=180, cwd=ROOT
-    )
+    return harness.entry_point(arguments, {**storage, **env})
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +34,9 @@ def granted(broker_up) -> tuple[str, str]:
 def test_the_sample_producer_and_status_through_sasl_ssl(granted, tmp_path):
     payment, statistics = granted
     produced = run(
-        ["jobs/sample.py", "--payments", "300"], secured.environment(secured.kafka(*granted, "payments")), tmp_path
+        ["jobs/sample.py", "--payments", "300"],
+        harness.kafka_environment(secured.kafka(*granted, "payments")),
+        tmp_path,
     )
     assert produced.returncode == 0, produced.stderr
     count = int(produced.stdout.split("produced ")[1].split()[0])
@@ -48,7 +44,7 @@ def test_the_sample_producer_and_status_through_sasl_ssl(granted, tmp_path):
     held = broker.offsets(settlement, payment)
     assert sum(high - low for low, high in held.values()) == count > 300
     assert broker.partition_count(settlement, statistics) == 6
-    status = run(["-m", "settlement", "status"], secured.environment(settlement), tmp_path)
+    status = run(["-m", "settlement", "status"], harness.kafka_environment(settlement), tmp_path)
     assert status.returncode == 2, status.stdout + status.stderr
     assert f"stopped: {count:,} records wait and no batch ever committed" in status.stdout
 
@@ -82,7 +78,7 @@ def test_a_refused_client_gets_one_line_and_no_secret(granted, refusal, tmp_path
     }
     with ThreadPoolExecutor(len(programs)) as pool:  # each waits out the client's timeout
         running = {
-            name: pool.submit(run, arguments, secured.environment(kafka), tmp_path)
+            name: pool.submit(run, arguments, harness.kafka_environment(kafka), tmp_path)
             for name, (arguments, _) in programs.items()
         }
         results = {name: future.result() for name, future in running.items()}
