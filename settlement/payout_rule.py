@@ -1,7 +1,7 @@
 """Payout rules: settlement targets get the most specific rule valid on their approval date.
 
-The rule table is small and broadcast; the candidates of each payment are ranked by the contract's
-precedence and the first one wins. No candidate: the default rule. The same match fields and
+The rule table is small and broadcast; of a payment's candidates, the one that no other beats by
+the contract's precedence wins. No candidate: the default rule. The same match fields and
 precedence also rank the candidates of one payment in Python, for the operator's `explain`.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from settlement.contract import Classification
@@ -30,12 +30,13 @@ WINS_BY = (
 )
 
 
-def precedence() -> tuple[Column, ...]:
-    """Contract order: merchant named, method named, action named, later validFrom, smaller ruleId."""
-    return (
-        *(F.col(f"rule.{field}").isNotNull().desc() for field in MATCH_FIELDS),
-        F.col("rule.valid_from").desc(),
-        F.col("rule.rule_id").asc(),
+def precedence(rule: str) -> Column:
+    """The contract's order as one value, the smaller the better: merchant named, method named,
+    action named, later validFrom, smaller ruleId (`_rank` is the same in Python)."""
+    return F.struct(
+        *(F.col(f"{rule}.{field}").isNull() for field in MATCH_FIELDS),
+        -F.unix_date(F.col(f"{rule}.valid_from")),
+        F.col(f"{rule}.rule_id"),
     )
 
 
@@ -56,12 +57,16 @@ def _candidate(payment: str, rule: str) -> Column:
 
 def assign_payout(classified: DataFrame, rules: DataFrame) -> DataFrame:
     """Classified payments with `rule_id`, `payout_date` and `confirm_date` (null unless SETTLEMENT)."""
-    candidates = classified.alias("payment").join(
-        F.broadcast(rules).alias("rule"), _candidate("payment", "rule"), "left"
+    rules = F.broadcast(rules)
+    candidates = classified.alias("payment").join(rules.alias("rule"), _candidate("payment", "rule"), "left")
+    # The winner is the candidate no other candidate beats: a second join with the broadcast rules,
+    # where ranking the candidates per payment id would shuffle every payment. Rule ids are unique
+    # (`reference.load`), so exactly one candidate, or none, is left per payment.
+    ranked = candidates.join(
+        rules.alias("better"),
+        _candidate("payment", "better") & (precedence("better") < precedence("rule")),
+        "left_anti",
     )
-    ranked = candidates.withColumn(
-        "precedence", F.row_number().over(Window.partitionBy("payment.payment_id").orderBy(*precedence()))
-    ).where("precedence = 1")
     settlement = F.col("payment.classification") == Classification.SETTLEMENT.value
 
     def chosen(field: str, default: object) -> Column:
@@ -80,7 +85,7 @@ def assign_payout(classified: DataFrame, rules: DataFrame) -> DataFrame:
 
 
 def _rank(rule: Mapping[str, Any]) -> tuple:
-    """The precedence above as a sort key: a smaller key wins, position by position as in WINS_BY."""
+    """`precedence` in Python: a smaller key wins, position by position as in WINS_BY."""
     return (*(rule[field] is None for field in MATCH_FIELDS), -rule["valid_from"].toordinal(), rule["rule_id"])
 
 

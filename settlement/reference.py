@@ -16,19 +16,31 @@ from pyspark.sql import DataFrame, SparkSession
 from settlement.config import ConfigError, Settings, StorageSettings
 from settlement.tables import MERCHANTS, PAYOUT_RULES, TABLES, MerchantRow, PayoutRuleRow, frame, read
 
+# What identifies a row of each reference file: a merchant listed twice would classify its payments
+# twice, and two rules of one id would leave the contract's precedence without its last word.
+KEYS: dict[type[BaseModel], str] = {MerchantRow: "merchant_number", PayoutRuleRow: "rule_id"}
+
 
 def rows_from_csv(path: Path, model: type[BaseModel]) -> list[BaseModel]:
+    """The file's rows, each valid, no two with the same key."""
+    key = KEYS[model]
     if not path.is_file():
         raise ConfigError(f"reference file {path} does not exist")
-    rows = []
+    rows: list[BaseModel] = []
+    lines: dict[object, int] = {}
     with path.open(newline="", encoding="utf-8") as file:
         for line, record in enumerate(csv.DictReader(file), start=2):
             try:
-                rows.append(model.model_validate({k: v for k, v in record.items() if v not in ("", None)}))
+                row = model.model_validate({k: v for k, v in record.items() if v not in ("", None)})
             except ValidationError as error:
                 first = error.errors()[0]
                 field = ".".join(str(part) for part in first["loc"])
                 raise ConfigError(f"{path}:{line}: {field}: {first['msg']}") from None
+            value = getattr(row, key)
+            if value in lines:
+                raise ConfigError(f"{path}:{line}: {key}: {value} is already on line {lines[value]}")
+            lines[value] = line
+            rows.append(row)
     return rows
 
 

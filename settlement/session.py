@@ -35,6 +35,10 @@ def spark_session(settings: SparkSettings, app_name: str = "settlement") -> Spar
         # VACUUM lists a table's files in this many tasks, 10,000 by default: 22 s for a table
         # of one file on 2 cores, measured; the tables' folders are few.
         .config("spark.sql.sources.parallelPartitionDiscovery.parallelism", settings.listing_tasks)
+        # Delta 4.4 ignores the retention VACUUM is given, in favour of the table's property, unless
+        # this is off: `maintenance.vacuum_retention_hours` would not apply (Delta still refuses
+        # less than the table's 7 days).
+        .config("spark.databricks.delta.vacuum.retentionWindowIgnore.enabled", "false")
         # The dedup state: RocksDB holds ids beyond the JVM's heap, and checkpoints a changelog per
         # batch (what the batch changed), not a snapshot of every id.
         .config(

@@ -112,9 +112,11 @@ def parse(records: DataFrame, holds: Sequence[Hold] = ()) -> DataFrame:
     and whether an operator `held` the record.
 
     A held record is not validated at all (whatever fails on it cannot fail here): it is rejected
-    with its hold's reason."""
+    with its hold's reason. The bytes as sent are dropped once read: the log keeps its own copy,
+    and every column left goes through dedup's shuffle."""
     if not holds:
-        return records.withColumns({"message": parse_messages("raw_key", "raw_value"), "held": F.lit(False)})
+        parsed = records.withColumns({"message": parse_messages("raw_key", "raw_value"), "held": F.lit(False)})
+        return parsed.drop("raw_key", "raw_value")
     reason = functools.reduce(
         lambda chosen, hold: chosen.when(hold.column(), f"held by an operator: {hold.reason}"),
         holds[1:],
@@ -127,7 +129,7 @@ def parse(records: DataFrame, holds: Sequence[Hold] = ()) -> DataFrame:
     )
     return parsed.withColumns(
         {"message": F.when(held, F.col("message").withField("error", reason)).otherwise(F.col("message")), "held": held}
-    )
+    ).drop("raw_key", "raw_value")
 
 
 def _rejected() -> Column:

@@ -11,6 +11,7 @@ import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.KeyValueGroupedDataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.functions;
 import org.apache.spark.sql.streaming.GroupState;
 import org.apache.spark.sql.streaming.GroupStateTimeout;
 import org.apache.spark.sql.streaming.OutputMode;
@@ -37,11 +38,11 @@ public final class FirstAccepted {
     public static Dataset<Row> mark(Dataset<Row> records, String key, List<String> arrival, String marked,
                                     Dataset<Row> acceptedBefore) {
         StructType schema = records.schema();
-        int keyField = schema.fieldIndex(key);
         int[] arrivalFields = arrival.stream().mapToInt(schema::fieldIndex).toArray();
-        KeyValueGroupedDataset<String, Row> byKey = records.groupByKey(
-            (MapFunction<Row, String>) row -> row.isNullAt(keyField) ? null : row.getString(keyField),
-            Encoders.STRING());
+        // Grouped by the column itself, not by a function of the row: a key function would turn every
+        // record into a Row once more just to read its key.
+        KeyValueGroupedDataset<String, Row> byKey = records.groupBy(functions.col(key))
+            .as(Encoders.STRING(), Encoders.row(schema));
         KeyValueGroupedDataset<String, Boolean> seed = acceptedBefore
             .groupByKey((MapFunction<Row, String>) row -> row.getString(0), Encoders.STRING())
             .mapValues((MapFunction<Row, Boolean>) row -> Boolean.TRUE, Encoders.BOOLEAN());
