@@ -29,6 +29,10 @@ from settlement.tables import DAY_CLOSE, TABLES, frame
 Filters = Sequence[tuple[str, str, object]]
 
 
+class TableMissing(FileNotFoundError):
+    """A table the job has not made yet (it makes its tables on its first run)."""
+
+
 class Lake:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or load_settings()
@@ -43,29 +47,33 @@ class Lake:
             raise KeyError(f"no table {name!r}; the tables are {', '.join(TABLES)}")
         return self.storage.table(name)
 
-    def _missing(self, name: str) -> FileNotFoundError:
-        return FileNotFoundError(f"table {name} does not exist at {self.location(name)}; has the job run?")
+    def _missing(self, name: str) -> TableMissing:
+        return TableMissing(f"table {name} does not exist at {self.location(name)}; has the job run?")
 
-    def pandas(self, name: str, filters: Filters | None = None, columns: Sequence[str] | None = None) -> pd.DataFrame:
-        """The table (or the rows matching `filters`, e.g. `[("approval_date", "=", day)]`) as pandas."""
-        if self.settings.lake.engine == "spark":
-            return self._pandas_by_spark(name, filters or (), columns)
+    def pandas(
+        self, name: str, filters: Filters | None = None, columns: Sequence[str] | None = None, missing_ok: bool = False
+    ) -> pd.DataFrame:
+        """The table (or the rows matching `filters`, e.g. `[("approval_date", "=", day)]`) as pandas.
+        A table the job has not made yet is `TableMissing`, or no rows with `missing_ok`."""
         try:
-            table = DeltaTable(self.location(name))
-        except TableNotFoundError:
-            raise self._missing(name) from None
+            if self.settings.lake.engine == "spark":
+                return self._pandas_by_spark(name, filters or (), columns)
+            try:
+                table = DeltaTable(self.location(name))
+            except TableNotFoundError:
+                raise self._missing(name) from None
+        except TableMissing:
+            if not missing_ok:
+                raise
+            empty = to_arrow_schema(spark_schema(TABLES[name][0]), timezone="UTC").empty_table().to_pandas()
+            return empty[list(columns)] if columns else empty
         return table.to_pandas(filters=list(filters) if filters else None, columns=list(columns) if columns else None)
 
     def recent_day_close(self, days: int = 7) -> pd.DataFrame:
         """`day_close` rows of the last `days` closing dates (the job's time zone); none before the
         job's first run."""
         today = datetime.now(ZoneInfo(self.settings.spark.time_zone)).date()
-        try:
-            return self.pandas(DAY_CLOSE, filters=[("closing_date", ">=", today - timedelta(days=days))])
-        except FileNotFoundError:
-            return pd.DataFrame(
-                columns=["channel", "closing_date", "partitions_finished", "partition_count", "closed_at"]
-            )
+        return self.pandas(DAY_CLOSE, filters=[("closing_date", ">=", today - timedelta(days=days))], missing_ok=True)
 
     def file_count(self, name: str) -> int:
         """The data files of the table's current version."""

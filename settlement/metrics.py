@@ -168,6 +168,8 @@ class _Scraped(Collector):
 def day_close_metrics(settings: Settings) -> Iterator[GaugeMetricFamily]:
     """Per (channel, closing date) of the last `DAY_CLOSE_DAYS`: complete or not; per channel, the
     start of its latest complete closing date."""
+    from settlement.lake import Lake  # deltalake: only when scraped
+
     complete = GaugeMetricFamily(
         "settlement_day_close_complete",
         "1 when every partition has sent its FINISH for the channel's closing date, else 0.",
@@ -178,8 +180,6 @@ def day_close_metrics(settings: Settings) -> Iterator[GaugeMetricFamily]:
         "The start of the channel's latest complete closing date (Unix time, in the job's time zone).",
         labels=["channel"],
     )
-    from settlement.lake import Lake  # deltalake: only when scraped
-
     zone = ZoneInfo(settings.spark.time_zone)
     days = Lake(settings).recent_day_close(DAY_CLOSE_DAYS)
     closed: dict[str, date] = {}

@@ -107,10 +107,7 @@ def status(lake: Lake, now: datetime | None = None) -> Status:
     settings = lake.settings
     found, limits = Status(now), settings.monitoring
     _stream(found, settings, now)
-    try:
-        batches = lake.pandas(SETTLEMENT_BATCHES, filters=[("started_at", ">=", now - timedelta(days=1))])
-    except FileNotFoundError:
-        batches = pd.DataFrame({"started_at": [], "records_in": [], "quarantined": []})
+    batches = lake.pandas(SETTLEMENT_BATCHES, filters=[("started_at", ">=", now - timedelta(days=1))], missing_ok=True)
     _batches(found, batches)
     _quarantine(found, lake, batches, now)
     _day_close(found, lake, now)
@@ -167,10 +164,7 @@ def _batches(found: Status, batches: pd.DataFrame) -> None:
 
 def _quarantine(found: Status, lake: Lake, batches: pd.DataFrame, now: datetime) -> None:
     hour = now - timedelta(hours=1)
-    try:
-        rows = lake.pandas(QUARANTINE, filters=[("quarantined_at", ">=", hour)], columns=["error"])
-    except FileNotFoundError:
-        rows = pd.DataFrame({"error": []})
+    rows = lake.pandas(QUARANTINE, filters=[("quarantined_at", ">=", hour)], columns=["error"], missing_ok=True)
     last_hour = batches[batches.started_at >= hour]
     records, quarantined = int(last_hour.records_in.sum()), int(last_hour.quarantined.sum())
     share = quarantined / records if records else 0.0
@@ -216,10 +210,7 @@ def _day_close(found: Status, lake: Lake, now: datetime) -> None:
 
 def _backfill(found: Status, lake: Lake, now: datetime) -> None:
     settings = lake.settings
-    try:
-        runs = lake.pandas(BACKFILL_RUNS)
-    except FileNotFoundError:
-        return
+    runs = lake.pandas(BACKFILL_RUNS, missing_ok=True)
     if runs.empty:
         return
     last = runs.sort_values("started_at").iloc[-1]

@@ -116,20 +116,22 @@ def parse(records: DataFrame, holds: Sequence[Hold] = ()) -> DataFrame:
     and every column left goes through dedup's shuffle."""
     if not holds:
         parsed = records.withColumns({"message": parse_messages("raw_key", "raw_value"), "held": F.lit(False)})
-        return parsed.drop("raw_key", "raw_value")
-    reason = functools.reduce(
-        lambda chosen, hold: chosen.when(hold.column(), f"held by an operator: {hold.reason}"),
-        holds[1:],
-        F.when(holds[0].column(), f"held by an operator: {holds[0].reason}"),
-    )
-    held = reason.isNotNull()
-    unread = F.when(held, F.lit(None).cast("binary"))
-    parsed = records.withColumn(
-        "message", parse_messages(unread.otherwise(F.col("raw_key")), unread.otherwise(F.col("raw_value")))
-    )
-    return parsed.withColumns(
-        {"message": F.when(held, F.col("message").withField("error", reason)).otherwise(F.col("message")), "held": held}
-    ).drop("raw_key", "raw_value")
+    else:
+        reason = functools.reduce(
+            lambda chosen, hold: chosen.when(hold.column(), f"held by an operator: {hold.reason}"),
+            holds[1:],
+            F.when(holds[0].column(), f"held by an operator: {holds[0].reason}"),
+        )
+        held = reason.isNotNull()
+        unread = F.when(held, F.lit(None).cast("binary"))
+        parsed = records.withColumn(
+            "message", parse_messages(unread.otherwise(F.col("raw_key")), unread.otherwise(F.col("raw_value")))
+        )
+        message = F.col("message")
+        parsed = parsed.withColumns(
+            {"message": F.when(held, message.withField("error", reason)).otherwise(message), "held": held}
+        )
+    return parsed.drop("raw_key", "raw_value")
 
 
 def _rejected() -> Column:
