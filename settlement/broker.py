@@ -46,6 +46,14 @@ def _refused(kafka: KafkaSettings, topic: str) -> BrokerError:
 
 
 AUTHORIZATION_FAILED = {KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATION_FAILED}
+# A topic just made has no partition leaders for a moment; librdkafka does not always mark these
+# as retriable when they come back from a watermark lookup.
+LEADER_PENDING = {
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+}
+LEADER_WAIT_S = 30.0
 
 
 def _admin(kafka: KafkaSettings, cause: _Cause) -> AdminClient:
@@ -114,15 +122,15 @@ def offsets(kafka: KafkaSettings, topic: str, at: datetime | None = None) -> dic
     with `at`, the first offset is instead that of the first record stamped at or after `at`
     (the end offset when there is none)."""
     count = partition_count(kafka, topic)
-    deadline = time.monotonic() + TIMEOUT_S
+    deadline = time.monotonic() + LEADER_WAIT_S
     while True:
         cause = _Cause()
         consumer = _consumer(kafka, cause)
         try:
             return _offsets(consumer, topic, count, at)
         except KafkaException as error:
-            # A topic just made may not have its leaders yet ("not leader for partition"): that passes.
-            if not error.args[0].retriable() or time.monotonic() > deadline:
+            passing = error.args[0].retriable() or error.args[0].code() in LEADER_PENDING
+            if not passing or time.monotonic() > deadline:
                 raise cause.unreachable(kafka, error, consumer) from None
         finally:
             consumer.close()

@@ -45,8 +45,13 @@ def scrape(port: int) -> dict[str, dict[tuple, float]]:
     return samples
 
 
+def today(settings) -> date:
+    """The job's date: its time zone's, not this machine's (they differ for hours every day)."""
+    return datetime.now(ZoneInfo(settings.spark.time_zone)).date()
+
+
 def yesterday(settings) -> date:
-    return datetime.now(ZoneInfo(settings.spark.time_zone)).date() - timedelta(days=1)
+    return today(settings) - timedelta(days=1)
 
 
 def recent_sample(settings, payments: int, seed: int) -> list[SampleRecord]:
@@ -125,7 +130,7 @@ def test_the_metrics_endpoint_agrees_with_the_tables(spark, settings):
     days = {
         (row.channel, str(row.closing_date)): float(row.closed_at is not None)
         for row in read(spark, storage, DAY_CLOSE).collect()
-        if row.closing_date >= date.today() - timedelta(days=metrics.DAY_CLOSE_DAYS)
+        if row.closing_date >= today(settings) - timedelta(days=metrics.DAY_CLOSE_DAYS)
     }
     shown = {
         (dict(labels)["channel"], dict(labels)["closing_date"]): value
