@@ -138,6 +138,11 @@ class SparkSettings(BaseModel):
     listing_tasks: Annotated[int, Field(gt=0)] = Field(
         default=8, description="Tasks listing a table's files (VACUUM); a few per core of the cluster."
     )
+    state_memory_mb: Annotated[int, Field(gt=0)] = Field(
+        default=128,
+        description="Native memory all of a JVM's dedup state stores share (RocksDB's memtables and block "
+        "cache), beside the heap; the ids themselves stay on local disk.",
+    )
     time_zone: str = Field(default="Asia/Seoul", description="The session time zone, for showing instants.")
     jars: str = Field(default=".local/jars", description="Jars added when the session is not made by spark-submit.")
     log_level: str = Field(default="WARN", description="Spark's log level.")
