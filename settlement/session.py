@@ -47,8 +47,8 @@ def spark_session(settings: SparkSettings, app_name: str = "settlement") -> Spar
         )
         .config("spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled", "true")
         # Unbounded, each state partition's RocksDB keeps up to 128 MiB of memtables of its own,
-        # outside the heap; bounded, all share one budget and flush sooner (make bench: the job's
-        # peak driver RSS 63 MiB lower, as fast).
+        # outside the heap; bounded, all share one budget and flush sooner (the job alone on the
+        # bench's topic: peak driver RSS 63 MiB lower).
         .config("spark.sql.streaming.stateStore.rocksdb.boundedMemoryUsage", "true")
         .config("spark.sql.streaming.stateStore.rocksdb.maxMemoryUsageMB", settings.state_memory_mb)
         .config("spark.sql.session.timeZone", settings.time_zone)
