@@ -46,14 +46,14 @@ def _refused(kafka: KafkaSettings, topic: str) -> BrokerError:
 
 
 AUTHORIZATION_FAILED = {KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATION_FAILED}
-# A topic just made has no partition leaders for a moment; librdkafka does not always mark these
-# as retriable when they come back from a watermark lookup.
+# A topic just made has no partition leaders for a moment, and one just deleted lingers: how long
+# we wait for either. librdkafka does not always mark the first as retriable in a watermark lookup.
+TOPIC_SETTLE_S = 30.0
 LEADER_PENDING = {
     KafkaError.NOT_LEADER_FOR_PARTITION,
     KafkaError.LEADER_NOT_AVAILABLE,
     KafkaError.UNKNOWN_TOPIC_OR_PART,
 }
-LEADER_WAIT_S = 30.0
 
 
 def _admin(kafka: KafkaSettings, cause: _Cause) -> AdminClient:
@@ -89,7 +89,7 @@ def create_topics(kafka: KafkaSettings, partitions: dict[str, int], recreate: bo
             future.result()
         existing -= set(doomed)
     wanted = [NewTopic(t, num_partitions=n, replication_factor=1) for t, n in partitions.items() if t not in existing]
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + TOPIC_SETTLE_S
     while wanted:
         failed = []
         for topic, future in admin.create_topics(wanted, operation_timeout=TIMEOUT_S).items():
@@ -122,7 +122,7 @@ def offsets(kafka: KafkaSettings, topic: str, at: datetime | None = None) -> dic
     with `at`, the first offset is instead that of the first record stamped at or after `at`
     (the end offset when there is none)."""
     count = partition_count(kafka, topic)
-    deadline = time.monotonic() + LEADER_WAIT_S
+    deadline = time.monotonic() + TOPIC_SETTLE_S
     while True:
         cause = _Cause()
         consumer = _consumer(kafka, cause)

@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         settings: Settings = load_settings()
-        lake, zone = Lake(settings), ZoneInfo(settings.spark.time_zone)
+        lake, zone = Lake(settings), settings.spark.zone
         if args.command == "status":
             found = status.status(lake)
             print(found.json() if args.format == "json" else found.text(zone))

@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -156,6 +158,15 @@ class SparkSettings(BaseModel):
     @classmethod
     def _absolute(cls, location: str) -> str:
         return str(Path(location).resolve())
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The session time zone, in which the job's dates are counted."""
+        return ZoneInfo(self.time_zone)
+
+    def today(self, now: datetime | None = None) -> date:
+        """The job's date at `now` (by default, now): its time zone's, not this machine's."""
+        return (now or datetime.now(UTC)).astimezone(self.zone).date()
 
 
 class BackfillSettings(BaseModel):

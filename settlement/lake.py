@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pyarrow as pa
@@ -58,22 +57,25 @@ class Lake:
         try:
             if self.settings.lake.engine == "spark":
                 return self._pandas_by_spark(name, filters or (), columns)
-            try:
-                table = DeltaTable(self.location(name))
-            except TableNotFoundError:
-                raise self._missing(name) from None
+            return self._pandas_by_deltalake(name, filters or (), columns)
         except TableMissing:
             if not missing_ok:
                 raise
             empty = to_arrow_schema(spark_schema(TABLES[name][0]), timezone="UTC").empty_table().to_pandas()
             return empty[list(columns)] if columns else empty
-        return table.to_pandas(filters=list(filters) if filters else None, columns=list(columns) if columns else None)
 
-    def recent_day_close(self, days: int = 7) -> pd.DataFrame:
-        """`day_close` rows of the last `days` closing dates (the job's time zone); none before the
-        job's first run."""
-        today = datetime.now(ZoneInfo(self.settings.spark.time_zone)).date()
-        return self.pandas(DAY_CLOSE, filters=[("closing_date", ">=", today - timedelta(days=days))], missing_ok=True)
+    def _pandas_by_deltalake(self, name: str, filters: Filters, columns: Sequence[str] | None) -> pd.DataFrame:
+        try:
+            table = DeltaTable(self.location(name))
+        except TableNotFoundError:
+            raise self._missing(name) from None
+        return table.to_pandas(filters=list(filters) or None, columns=list(columns) if columns else None)
+
+    def recent_day_close(self, days: int = 7, now: datetime | None = None) -> pd.DataFrame:
+        """`day_close` rows of the last `days` closing dates before `now` (by default, now; dates in
+        the job's time zone); none before the job's first run."""
+        since = self.settings.spark.today(now) - timedelta(days=days)
+        return self.pandas(DAY_CLOSE, filters=[("closing_date", ">=", since)], missing_ok=True)
 
     def file_count(self, name: str) -> int:
         """The data files of the table's current version."""

@@ -22,7 +22,6 @@ import time
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
@@ -180,7 +179,7 @@ def day_close_metrics(settings: Settings) -> Iterator[GaugeMetricFamily]:
         "The start of the channel's latest complete closing date (Unix time, in the job's time zone).",
         labels=["channel"],
     )
-    zone = ZoneInfo(settings.spark.time_zone)
+    zone = settings.spark.zone
     days = Lake(settings).recent_day_close(DAY_CLOSE_DAYS)
     closed: dict[str, date] = {}
     for row in days.itertuples():

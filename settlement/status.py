@@ -182,10 +182,9 @@ def _quarantine(found: Status, lake: Lake, batches: pd.DataFrame, now: datetime)
 
 def _day_close(found: Status, lake: Lake, now: datetime) -> None:
     settings = lake.settings
-    zone = ZoneInfo(settings.spark.time_zone)
-    today = now.astimezone(zone).date()
+    today = settings.spark.today(now)
     yesterday = today - timedelta(days=1)
-    days = lake.recent_day_close()
+    days = lake.recent_day_close(now=now)
     # A channel counts from the days it has sent FINISH markers for: one that has never closed a
     # day (a new channel, a test lake of old dates) is not judged.
     for channel in sorted(days.channel.unique()):
@@ -201,7 +200,7 @@ def _day_close(found: Status, lake: Lake, now: datetime) -> None:
                     "partition_count": int(row.iloc[0].partition_count) if len(row) else None,
                 }
             )
-        due = datetime.combine(today, datetime.min.time(), zone) + timedelta(
+        due = datetime.combine(today, datetime.min.time(), settings.spark.zone) + timedelta(
             hours=settings.monitoring.day_close_by_hour
         )
         if now >= due and not found.day_close[-2]["closed"]:

@@ -12,7 +12,6 @@ import time
 import urllib.request
 from datetime import UTC, date, datetime, timedelta
 from unittest import mock
-from zoneinfo import ZoneInfo
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -45,13 +44,8 @@ def scrape(port: int) -> dict[str, dict[tuple, float]]:
     return samples
 
 
-def today(settings) -> date:
-    """The job's date: its time zone's, not this machine's (they differ for hours every day)."""
-    return datetime.now(ZoneInfo(settings.spark.time_zone)).date()
-
-
 def yesterday(settings) -> date:
-    return today(settings) - timedelta(days=1)
+    return settings.spark.today() - timedelta(days=1)
 
 
 def recent_sample(settings, payments: int, seed: int) -> list[SampleRecord]:
@@ -130,7 +124,7 @@ def test_the_metrics_endpoint_agrees_with_the_tables(spark, settings):
     days = {
         (row.channel, str(row.closing_date)): float(row.closed_at is not None)
         for row in read(spark, storage, DAY_CLOSE).collect()
-        if row.closing_date >= today(settings) - timedelta(days=metrics.DAY_CLOSE_DAYS)
+        if row.closing_date >= settings.spark.today() - timedelta(days=metrics.DAY_CLOSE_DAYS)
     }
     shown = {
         (dict(labels)["channel"], dict(labels)["closing_date"]): value

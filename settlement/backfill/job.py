@@ -19,7 +19,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from tqdm import tqdm
 
@@ -93,7 +92,7 @@ def parser() -> OneLineParser:
 
 
 def _with_zone(moment: datetime, settings: Settings) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(settings.spark.time_zone))
+    return moment if moment.tzinfo else moment.replace(tzinfo=settings.spark.zone)
 
 
 def progress(units: list[Unit], what: str) -> Iterator[Unit]:
