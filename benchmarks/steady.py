@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQueryListener
 
 from benchmarks.measure import fresh
-from settlement import maintenance, reference, topology
+from settlement import maintenance, reference, replay, topology
 from settlement.arguments import one_line
 from settlement.broker import create_topics
 from settlement.config import Settings
@@ -173,14 +173,13 @@ def _state(query) -> tuple[int, int]:
 
 def commit_times(table: Path) -> dict[int, float]:
     """The time (epoch seconds) of each of the stream's commits to a table, by batch id (the
-    version of the commit's transaction id)."""
+    batch its commit info marks: `settlement.replay`)."""
     times = {}
     for commit in sorted((table / "_delta_log").glob("*.json")):
         actions = [json.loads(line) for line in commit.read_text().splitlines() if line]
-        txn = next((a["txn"] for a in actions if "txn" in a), None)
         info = next((a["commitInfo"] for a in actions if "commitInfo" in a), None)
-        if txn and info:
-            times[txn["version"]] = info["timestamp"] / 1000
+        if info and (batch := replay.marked(info.get("userMetadata"))):
+            times[batch[1]] = info["timestamp"] / 1000
     return times
 
 

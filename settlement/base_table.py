@@ -62,7 +62,7 @@ def insert_new(spark: SparkSession, storage: StorageSettings, rows: DataFrame, a
     """Insert the rows whose id is not among the base rows `among` names (all of them by
     default; the stream names `BACKFILLED`, which Delta prunes to the files holding backfilled
     rows by their `query_id` statistics). The number inserted, or None if Delta skipped the write
-    (a replayed batch: see `tables.transaction`)."""
+    (a write under a transaction id it had recorded already: see `tables.transaction`)."""
     metrics = (
         delta(spark, storage, SETTLEMENT_BASE)
         .alias("base")

@@ -80,8 +80,21 @@ def batch_offsets(
     return {p: (starts.get(p, 0), end) for p, end in ends.items() if end > starts.get(p, 0)}
 
 
+def batch_started(spark: SparkSession, storage: StorageSettings, batch_id: int) -> datetime:
+    """When the stream logged batch `batch_id`'s offsets: before the batch wrote anything."""
+    found = (
+        spark.read.format("binaryFile")
+        .load(f"{storage.checkpoint}/{_offsets_file(batch_id)}")
+        .select(F.unix_micros("modificationTime").alias("micros"))
+        .first()
+    )
+    if found is None:
+        raise RuntimeError(f"the stream's checkpoint {storage.checkpoint} has no offsets for batch {batch_id}")
+    return datetime.fromtimestamp(found.micros / 1e6, UTC)
+
+
 def app_id(query_id: str) -> str:
-    """The Delta transaction app id of the writes of the stream with this query id."""
+    """The app id of the stream with this query id, in its commits' marks and transaction ids."""
     return f"settlement-{query_id}"
 
 

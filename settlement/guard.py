@@ -9,8 +9,8 @@ and the stream stops: an operator decides.
 
 Moving on is `settlement hold`: the record joins `held_records`, and on the next start every path
 that reads records (the stream, the backfill) quarantines it unread, with the operator's reason.
-The failed batch is replayed with the same offsets and its transaction ids, so what it committed
-before failing is not written twice, and the held record lands in quarantine once.
+The failed batch is replayed with the same offsets, and what it committed before failing is not
+written twice (`settlement.replay`); the held record lands in quarantine once.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ the history. Compaction (`OPTIMIZE`) rewrites a partition's small files into lar
 deletes the files no version within the retention needs any more.
 
 Both are safe while the stream runs: compaction only rewrites data files into others holding the
-same rows, a conflict with a batch's commit is retried (the batch retries too, under its
-transaction id), and VACUUM keeps whatever a version within the retention (seven days at least,
+same rows, a conflict with a batch's commit is retried (the batch retries too: a conflict
+committed nothing), and VACUUM keeps whatever a version within the retention (seven days at least,
 Delta's own check) reads.
 """
 

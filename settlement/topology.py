@@ -8,10 +8,10 @@
             ─▶ settlement_base ─▶ approval_daily_stats (MERGE) ─▶ statistics topic
 
 Validation and dedup run in the streaming query itself: dedup is Spark's keyed state, which
-commits with the batch (`settlement.dedup`). Every Delta write of micro-batch N carries the
-transaction id (query id, N): Delta skips a write it has already committed, so a batch replayed
-after a crash changes nothing twice; its state is the state it had the first time, so it marks the
-same copies first accepted.
+commits with the batch (`settlement.dedup`). Every Delta commit of micro-batch N is marked (query
+id, N), and a batch Spark runs again after a crash skips the writes it finds marked
+(`settlement.replay`), so it changes nothing twice; its state is the state it had the first time,
+so it marks the same copies first accepted.
 
 Records come in as `settlement.records` makes them (their bytes as sent, and as the log keeps
 them). A batch that fails is handed to `settlement.guard`, which reads the batch's records again
@@ -40,6 +40,7 @@ from settlement import (
     dedup,
     guard,
     reference,
+    replay,
     statistics,
     statistics_fence,
     validation,
@@ -49,8 +50,10 @@ from settlement.contract import Classification
 from settlement.metrics import Metrics
 from settlement.records import kafka_records, kafka_source, topic_records
 from settlement.tables import (
+    DAY_CLOSE,
     PAYMENT_LOG,
     QUARANTINE,
+    SETTLEMENT_BASE,
     SETTLEMENT_BATCHES,
     SettlementBatchRow,
     append,
@@ -103,6 +106,8 @@ class Settlement:
         self.metrics = metrics
         self._query_id: str | None = None
         self._holds: list[validation.Hold] | None = None
+        # The last batch this function began: a batch at or below it, or the first, may have run before.
+        self._last_batch: int | None = None
         # The last batch that failed, with the record that fails it when one does (`guard`).
         self.failure: guard.BatchFailure | None = None
         # Seconds spent per stage over every batch since the start: the log line shows each
@@ -149,28 +154,35 @@ class Settlement:
             raise guard.BatchFailed(self.failure.line(self.settings.kafka.payment_topic)) from error
 
     def process(self, records: DataFrame, batch_id: int) -> None:
-        # The stream runs each batch in a session of its own: the transaction ids must be set
-        # there, or the writes made through the batch's DataFrames would not carry them.
         spark, storage = records.sparkSession, self.settings.storage
         spent: Counter[str]
         started, clock, spent = datetime.now(UTC), time.monotonic(), Counter()
         stage = functools.partial(timed, spent)
+        app = checkpoint.app_id(self.query_id)
+        # Only a start's first batch can be one Spark ran before (`settlement.replay`).
+        run_before = self._last_batch is None or batch_id <= self._last_batch
+        self._last_batch = batch_id
+        writes = replay.BatchWrites(spark, storage, app, batch_id, run_before)
         with stage("read, validate, dedup"):
             parsed = records.persist()
             tally = validation.tally(parsed)
         accepted: Counter[str]
         settled: list[date]
         accepted, settled = Counter(), []
-        with transaction(spark, checkpoint.app_id(self.query_id), batch_id):
-            with stage("payment_log"):
-                append(parsed, storage, PAYMENT_LOG)
-            if tally.quarantined > tally.held:
+        # The marks, and a start's transaction ids, go on the batch's own session: Spark runs each
+        # batch in a clone of the stream's, and a conf set elsewhere would not reach its writes.
+        with writes.marked():
+            if writes.due(PAYMENT_LOG):
+                with stage("payment_log"):
+                    append(parsed, storage, PAYMENT_LOG)
+            if tally.quarantined > tally.held and writes.due(QUARANTINE):
                 with stage("quarantine"):
                     append(validation.rejected(parsed.where(~F.col("held"))), storage, QUARANTINE)
             if tally.held:
                 # A transaction of its own: the batch's may have committed its other quarantine
                 # rows before it failed on the record now held.
-                with stage("quarantine"), transaction(spark, f"{checkpoint.app_id(self.query_id)}-held", batch_id):
+                held_app = f"{app}-held"
+                with stage("quarantine"), transaction(spark, held_app, batch_id, replay.mark(held_app, batch_id)):
                     append(validation.rejected(parsed.where("held")), storage, QUARANTINE)
             if tally.payments:
                 with stage("classify, payout rule, base"):
@@ -183,21 +195,22 @@ class Settlement:
                     accepted, settled = base_table.tally_accepted(accepted_rows)
                     inserted = (
                         base_table.insert_new(spark, storage, accepted_rows, among=base_table.BACKFILLED)
-                        if accepted
+                        if accepted and writes.due(SETTLEMENT_BASE)
                         else 0
                     )
                     if inserted != accepted.total():
-                        # A backfill accepted some of them first, or this is a replay whose insert
-                        # Delta skipped: the base has the rows this batch accepted.
+                        # A backfill accepted some of them first, or this batch ran before and
+                        # its insert is in: the base has the rows this batch accepted.
                         accepted_rows.unpersist()
                         accepted_rows = base_table.accepted_in(spark, storage, self.query_id, batch_id).persist()
                         accepted, settled = base_table.tally_accepted(accepted_rows)
             if settled:
                 with stage("statistics"):
                     stats = statistics.grouped(accepted_rows).persist()
-                    with transaction(spark, version=statistics_fence.stream_version(batch_id)):
+                    # Always a transaction id: the fence against backfills (`statistics_fence`).
+                    with transaction(spark, app, statistics_fence.stream_version(batch_id)):
                         statistics.add(spark, storage, stats, settled)
-            if tally.finish:
+            if tally.finish and writes.due(DAY_CLOSE):
                 with stage("day_close"):
                     day_close.record(spark, self.settings, validation.finishes(parsed))
             counts = SettlementBatchRow(
@@ -211,8 +224,9 @@ class Settlement:
                 started_at=started,
                 duration_ms=int((time.monotonic() - clock) * 1000),
             )
-            with stage("batch counts"):
-                append(frame(spark, SettlementBatchRow, [counts]), storage, SETTLEMENT_BATCHES)
+            if writes.due(SETTLEMENT_BATCHES):
+                with stage("batch counts"):
+                    append(frame(spark, SettlementBatchRow, [counts]), storage, SETTLEMENT_BATCHES)
         if settled:
             with stage("statistics topic"):
                 changes = statistics.messages(statistics.changed(spark, storage, stats, settled))

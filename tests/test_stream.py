@@ -42,8 +42,8 @@ def test_the_stream_end_to_end(spark, settings, contract_examples, tmp_path):
     run_job(spark, settings)
     assert table_contents(spark, settings) == before
 
-    # A crash after the batch's writes but before its commit: Spark replays the batch, Delta's
-    # transaction ids skip every write it already made.
+    # A crash after the batch's writes but before its commit: Spark replays the batch, and the
+    # marks (`settlement.replay`) skip every write it already made.
     shutil.rmtree(Path(settings.storage.checkpoint) / "commits")
     run_job(spark, settings)
     assert table_contents(spark, settings) == before
