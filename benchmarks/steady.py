@@ -178,7 +178,7 @@ def commit_times(table: Path) -> dict[int, float]:
     for commit in sorted((table / "_delta_log").glob("*.json")):
         actions = [json.loads(line) for line in commit.read_text().splitlines() if line]
         info = next((a["commitInfo"] for a in actions if "commitInfo" in a), None)
-        if info and (batch := replay.marked(info.get("userMetadata"))):
+        if info and (batch := replay.read_mark(info.get("userMetadata"))):
             times[batch[1]] = info["timestamp"] / 1000
     return times
 

@@ -11,16 +11,16 @@ writing: it stops at its own mark (written), at a mark of an earlier batch or a 
 the batch (not written). Its writes also carry Delta's transaction id, which a checkpoint written by
 an earlier version of the job relied on. Every later batch writes straight away.
 
-Why not Delta's transaction id on every write, as the stream once did: Delta 4.4 finds the version
-recorded for an app id by rebuilding the table's whole state from its log, on every write that
-carries one (measured: a one-row append 0.16 s without, 0.49 s with), and a batch makes five or six.
+Why not Delta's transaction id on every write: Delta 4.4 finds the version recorded for an app id
+by rebuilding the table's whole state from its log, on every write that carries one, and a batch
+makes five or six (measured: a 10,000-row append to a table of 200 to 800 files, 0.24 s without,
+0.78 s with).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 
 from pyspark.sql import SparkSession
@@ -46,7 +46,7 @@ def mark(app_id: str, batch_id: int) -> str:
     return f"{app_id} batch {batch_id}"
 
 
-def marked(note: str | None) -> tuple[str, int] | None:
+def read_mark(note: str | None) -> tuple[str, int] | None:
     """The app id and batch id a commit's `userMetadata` marks, if it is a mark."""
     found = _MARK.fullmatch(note or "")
     return (found["app"], int(found["batch"])) if found else None
@@ -70,7 +70,7 @@ def written(
             .collect()
         )
         for commit in commits:
-            found = marked(commit.userMetadata)
+            found = read_mark(commit.userMetadata)
             if found and found[0] == app_id:
                 return found[1] >= batch_id
             if commit.micros / 1e6 < oldest:
@@ -98,14 +98,12 @@ class BatchWrites:
         self.run_before = run_before
         self._since: datetime | None = None
 
-    @contextmanager
-    def marked(self) -> Iterator[None]:
+    def marked(self) -> AbstractContextManager[None]:
+        """Commits made inside carry the batch's mark; a start's first batch's, its transaction id too."""
+        note = mark(self.app_id, self.batch_id)
         if self.run_before:
-            with transaction(self.spark, self.app_id, self.batch_id, mark(self.app_id, self.batch_id)):
-                yield
-        else:
-            with transaction(self.spark, note=mark(self.app_id, self.batch_id)):
-                yield
+            return transaction(self.spark, self.app_id, self.batch_id, note)
+        return transaction(self.spark, note=note)
 
     def due(self, name: str) -> bool:
         if not self.run_before:
