@@ -5,7 +5,8 @@ batch (a fault nobody has found yet) would fail it again on every restart: the s
 for every merchant. So when a batch fails, the guard runs the batch's stages again without writing
 (`topology.outputs`), bisecting its records until one record fails them on its own. The failure,
 with that record when there is one, goes to `batch_failures` and to the one line the job prints,
-and the stream stops: an operator decides.
+and the stream stops: an operator decides. An error that says what it is (`exits.CannotRun`,
+`exits.Failed`: a table's log too short to replay by) is recorded the same way, without the search.
 
 Moving on is `settlement hold`: the record joins `held_records`, and on the next start every path
 that reads records (the stream, the backfill) quarantines it unread, with the operator's reason.
@@ -42,9 +43,13 @@ class BatchFailure:
     offsets: str
     error: str
     culprit: tuple[str, int, int] | None  # topic, partition, offset
+    # False for an error that says what it is: no record was looked for.
+    searched: bool = True
 
     def line(self, topic: str) -> str:
         where = f"batch {self.batch_id} ({topic} {self.offsets}) failed: {self.error}"
+        if not self.searched:
+            return where
         if self.culprit is None:
             return f"{where}. No record fails the batch's stages on its own: not a fault of one record's data."
         topic, partition, offset = self.culprit
@@ -121,13 +126,15 @@ def investigate(
     batch_id: int,
     records: DataFrame,
     error: Exception,
-    stages: Callable[[DataFrame], list[DataFrame]],
+    stages: Callable[[DataFrame], list[DataFrame]] | None,
 ) -> BatchFailure:
-    """Look for the record that fails the batch, and record what was found in `batch_failures`."""
-    failure = BatchFailure(batch_id, "", one_line(error), None)
+    """Look for the record that fails the batch's `stages`, and record what was found in
+    `batch_failures`. No `stages`: the error says what it is and no record is looked for."""
+    failure = BatchFailure(batch_id, "", one_line(error), None, searched=stages is not None)
     records = records.persist()
     try:
-        failure = BatchFailure(batch_id, offset_ranges(records), failure.error, culprit(records, stages))
+        found = culprit(records, stages) if stages is not None else None
+        failure = BatchFailure(batch_id, offset_ranges(records), failure.error, found, failure.searched)
         topic, partition, offset = failure.culprit or (None, None, None)
         row = BatchFailureRow(
             query_id=query_id,

@@ -28,6 +28,7 @@ from pyspark.sql import functions as F
 
 from settlement import checkpoint
 from settlement.config import StorageSettings
+from settlement.exits import Failed
 from settlement.tables import delta, transaction
 
 _MARK = re.compile(r"(?P<app>\S+) batch (?P<batch>\d+)")
@@ -38,7 +39,7 @@ CLOCK_SKEW = timedelta(minutes=10)
 FIRST_PAGE = 25
 
 
-class LogTooShort(RuntimeError):
+class LogTooShort(Failed):
     """The table's log no longer reaches back to the batch: whether the batch wrote to it is lost."""
 
 

@@ -47,6 +47,7 @@ from settlement import (
 )
 from settlement.config import KafkaSettings, Settings
 from settlement.contract import Classification
+from settlement.exits import CannotRun, Failed
 from settlement.metrics import Metrics
 from settlement.records import kafka_records, kafka_source, topic_records
 from settlement.tables import (
@@ -147,7 +148,11 @@ class Settlement:
                 batch_id,
                 records,
                 error,
-                lambda some: outputs(
+                # An error that says what it is (a table's log too short to replay by) is no
+                # record's fault: dry runs of the batch would only delay the stop.
+                None
+                if isinstance(error, (CannotRun, Failed))
+                else lambda some: outputs(
                     some, self.holds, reference.merchants(spark, storage), reference.payout_rules(spark, storage)
                 ),
             )

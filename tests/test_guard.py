@@ -10,10 +10,10 @@ from unittest import mock
 
 from pyspark.sql import functions as F
 
-from settlement import base_table, cli, guard, job, reference
+from settlement import base_table, cli, guard, job, reference, replay
 from settlement.broker import create_topics
 from settlement.sample import SampleRecord, generate, produce
-from settlement.tables import BATCH_FAILURES, QUARANTINE, SETTLEMENT_BASE, MerchantRow, read
+from settlement.tables import BATCH_FAILURES, QUARANTINE, SETTLEMENT_BASE, MerchantRow, create_tables, read
 from tests import harness
 from tests.invariants import broken, invariants
 from tests.reference import Expected, read_csv
@@ -128,3 +128,16 @@ def test_the_guard_names_the_one_record_and_no_record_when_none_is_to_blame(spar
         )
         is None
     )
+
+
+def test_an_error_that_says_what_it_is_is_recorded_without_looking_for_a_record(spark, tmp_path):
+    storage = harness.fresh_settings(tmp_path).storage
+    create_tables(spark, storage)
+    records = spark.createDataFrame([("t", 0, o) for o in range(5, 7)], "topic string, partition long, offset long")
+    error = replay.LogTooShort("payment_log: its log starts at version 10")
+
+    failure = guard.investigate(spark, storage, "query", 3, records, error, stages=None)
+
+    assert failure.line("t") == "batch 3 (t 0:5-7) failed: payment_log: its log starts at version 10"
+    (row,) = read(spark, storage, BATCH_FAILURES).collect()
+    assert (row.batch_id, row.offsets, row.error, row.offset) == (3, "0:5-7", str(error), None)
