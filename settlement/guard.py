@@ -27,6 +27,7 @@ from pyspark.sql import functions as F
 
 from settlement.arguments import one_line
 from settlement.config import StorageSettings
+from settlement.exits import CannotRun, Failed
 from settlement.tables import BATCH_FAILURES, HELD_RECORDS, BatchFailureRow, append, frame, read
 from settlement.validation import Hold
 
@@ -126,14 +127,16 @@ def investigate(
     batch_id: int,
     records: DataFrame,
     error: Exception,
-    stages: Callable[[DataFrame], list[DataFrame]] | None,
+    stages: Callable[[DataFrame], list[DataFrame]],
 ) -> BatchFailure:
     """Look for the record that fails the batch's `stages`, and record what was found in
-    `batch_failures`. No `stages`: the error says what it is and no record is looked for."""
-    failure = BatchFailure(batch_id, "", one_line(error), None, searched=stages is not None)
+    `batch_failures`. An error that says what it is is no record's fault: dry runs of the batch
+    would only delay the stop, so none is looked for."""
+    searched = not isinstance(error, (CannotRun, Failed))
+    failure = BatchFailure(batch_id, "", one_line(error), None, searched)
     records = records.persist()
     try:
-        found = culprit(records, stages) if stages is not None else None
+        found = culprit(records, stages) if searched else None
         failure = BatchFailure(batch_id, offset_ranges(records), failure.error, found, failure.searched)
         topic, partition, offset = failure.culprit or (None, None, None)
         row = BatchFailureRow(

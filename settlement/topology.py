@@ -47,7 +47,6 @@ from settlement import (
 )
 from settlement.config import KafkaSettings, Settings
 from settlement.contract import Classification
-from settlement.exits import CannotRun, Failed
 from settlement.metrics import Metrics
 from settlement.records import kafka_records, kafka_source, topic_records
 from settlement.tables import (
@@ -148,11 +147,7 @@ class Settlement:
                 batch_id,
                 records,
                 error,
-                # An error that says what it is (a table's log too short to replay by) is no
-                # record's fault: dry runs of the batch would only delay the stop.
-                None
-                if isinstance(error, (CannotRun, Failed))
-                else lambda some: outputs(
+                lambda some: outputs(
                     some, self.holds, reference.merchants(spark, storage), reference.payout_rules(spark, storage)
                 ),
             )

@@ -136,7 +136,7 @@ def test_an_error_that_says_what_it_is_is_recorded_without_looking_for_a_record(
     records = spark.createDataFrame([("t", 0, o) for o in range(5, 7)], "topic string, partition long, offset long")
     error = replay.LogTooShort("payment_log: its log starts at version 10")
 
-    failure = guard.investigate(spark, storage, "query", 3, records, error, stages=None)
+    failure = guard.investigate(spark, storage, "query", 3, records, error, failing_on("true"))
 
     assert failure.line("t") == "batch 3 (t 0:5-7) failed: payment_log: its log starts at version 10"
     (row,) = read(spark, storage, BATCH_FAILURES).collect()
