@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from pyspark.sql import functions as F
 
-from benchmarks import measure, steady
+from benchmarks import measure, profile, steady
 from settlement.arguments import OneLineParser, one_line
 from settlement.broker import BrokerError, create_topics, offsets, partition_count
 from settlement.config import Settings, load_settings
@@ -89,6 +90,12 @@ def parser() -> OneLineParser:
     arguments.add_argument(
         "--maintain-every", type=float, default=10, help="minutes between the long run's maintenance runs (default 10)"
     )
+    arguments.add_argument(
+        "--profile",
+        action="store_true",
+        help="record Spark's event log, and show where the job step's batches spent their time, per stage"
+        " (`python -m benchmarks.profile`)",
+    )
     arguments.add_argument("--results", type=Path, default=Path("benchmarks/results"))
     arguments.add_argument(
         "--workspace",
@@ -141,7 +148,22 @@ def run(args: argparse.Namespace, save: Callable[[dict], None]) -> dict:
         }
     )
     settings, records = data_set(settings, args.payments, args.partitions, args.seed)
+    events = (args.workspace / "eventlog").resolve()
+    if args.profile:
+        shutil.rmtree(events, ignore_errors=True)
+        events.mkdir(parents=True)
+        # Uncompressed, the log can be read while the session runs: Spark flushes it at each job's end.
+        logged = {
+            "spark.eventLog.enabled": "true",
+            "spark.eventLog.dir": events.as_uri(),
+            "spark.eventLog.compress": "false",
+        }
+        settings = settings.model_copy(
+            update={"spark": settings.spark.model_copy(update={"conf": {**settings.spark.conf, **logged}})}
+        )
     spark = spark_session(settings.spark, "settlement-bench")
+    if args.profile and spark.conf.get("spark.eventLog.enabled", "false") != "true":
+        raise CannotRun("--profile needs a Spark session of its own: this process made one without the event log")
     schema = spark.range(1).select(F.schema_of_json(F.lit(EXAMPLE))).first()[0]
     results: dict = {
         "machine": machine(spark),
@@ -203,6 +225,9 @@ def run(args: argparse.Namespace, save: Callable[[dict], None]) -> dict:
         "checkpoint_bytes": held,
         "bytes_per_million_ids": round(held / job.state_rows * 1e6) if job.state_rows else None,
     }
+    if args.profile:
+        stages_, batches = profile.profile(profile.jobs(profile.events(next(events.iterdir()))), job.query)
+        results["batch_profile"] = profile.table(stages_, batches, spark.sparkContext.defaultParallelism)
     commits = measure.commits_per_batch(spark, job_settings, job.batches)
     results["commits_per_batch"] = {"tables": commits, "total": round(sum(commits.values()), 2)}
     spent = sum(stages.values())
@@ -310,6 +335,11 @@ def markdown(results: dict) -> str:
         "|---|---:|---:|",
         *(f"| {name} | {s['seconds']} | {s['share']:.0%} |" for name, s in results["stages"].items()),
         "",
+        *(
+            ["Where the job's batches spent their time (Spark's event log):", "", results["batch_profile"], ""]
+            if "batch_profile" in results
+            else []
+        ),
         *(_history_lines(results["history"]) if "history" in results else []),
         "| classification | rows/s | ratio to native |",
         "|---|---:|---:|",

@@ -35,6 +35,7 @@ class Run:
     seconds: float
     batches: int
     state_rows: int = 0  # keys in the query's streaming state at its end
+    query: str = ""  # the streaming query's id
 
     @property
     def per_second(self) -> float:
@@ -64,7 +65,7 @@ def _drain(query) -> Run:
         raise RuntimeError(f"query {query.name} failed: {query.exception()}")
     progress = [p for p in query.recentProgress if p.numInputRows]
     state = sum(operator.numRowsTotal for operator in progress[-1].stateOperators) if progress else 0
-    return Run(sum(p.numInputRows for p in progress), seconds, len(progress), state)
+    return Run(sum(p.numInputRows for p in progress), seconds, len(progress), state, query.id)
 
 
 def ceiling(spark: SparkSession, settings: Settings, message_schema: str, parse: str) -> Run:

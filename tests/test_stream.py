@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import urllib.request
 from pathlib import Path
 
+from benchmarks.profile import stage_of
 from settlement import reference
 from settlement.broker import create_topics
 from settlement.sample import generate, produce
@@ -18,6 +21,13 @@ PARTITIONS = 4
 
 def check_tables(spark, settings, expected: Expected, produced: list) -> None:
     assert broken(invariants(spark, settings, expected, produced, PARTITIONS)) == {}
+
+
+def stages(spark) -> set[str]:
+    """The stages named on the jobs the Spark UI lists."""
+    context = spark.sparkContext
+    with urllib.request.urlopen(f"{context.uiWebUrl}/api/v1/applications/{context.applicationId}/jobs") as answer:
+        return {stage_of(job.get("description")) for job in json.load(answer)}
 
 
 def test_the_stream_end_to_end(spark, settings, contract_examples, tmp_path):
@@ -36,6 +46,8 @@ def test_the_stream_end_to_end(spark, settings, contract_examples, tmp_path):
     expected.process(first, merchants, rules)
     run_job(spark, settings)
     check_tables(spark, settings, expected, first)
+    # Every stage names itself on the Spark jobs it starts: in the UI, as in the event log.
+    assert {"payment_log", "quarantine", "classify, payout rule, base", "statistics", "batch counts"} <= stages(spark)
 
     # The same topic and checkpoint again: nothing to do, nothing changes.
     before = table_contents(spark, settings)
