@@ -87,19 +87,19 @@ def stage_of(description: str | None) -> str:
 
 
 def events(path: Path) -> Iterator[dict]:
-    """The events of a log file, or of every file of a rolling log's folder, in order."""
+    """The events of a log file, or of every file of a rolling log's folder, in order, read a
+    line at a time (a long run's log is gigabytes)."""
     files = sorted(path.glob("events_*")) if path.is_dir() else [path]
     for file in files:
-        if file.suffix == ".zstd":
-            if shutil.which("zstd") is None:
-                raise CannotRun(f"{file} is compressed with zstd and there is no zstd command to read it")
-            text = subprocess.run(["zstd", "-dc", str(file)], check=True, capture_output=True, text=True).stdout
-            lines: Iterable[str] = text.splitlines()
-        else:
-            lines = file.read_text().splitlines()
-        for line in lines:
-            if line.strip():
-                yield json.loads(line)
+        if file.suffix != ".zstd":
+            with file.open() as lines:
+                yield from (json.loads(line) for line in lines if line.strip())
+            continue
+        if shutil.which("zstd") is None:
+            raise CannotRun(f"{file} is compressed with zstd and there is no zstd command to read it")
+        with subprocess.Popen(["zstd", "-dc", str(file)], stdout=subprocess.PIPE, text=True) as unzipped:
+            assert unzipped.stdout is not None  # asked for with PIPE
+            yield from (json.loads(line) for line in unzipped.stdout if line.strip())
 
 
 def jobs(log: Iterable[dict]) -> list[Job]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 from benchmarks.profile import STREAM, jobs, main, profile, stage_of, table
 
@@ -110,3 +111,11 @@ def test_the_command_reads_a_log_and_says_in_one_line_what_it_cannot(tmp_path, c
     (tmp_path / "empty").write_text("")
     assert main([str(tmp_path / "empty")]) == 2
     assert "has no streaming batch's jobs" in capsys.readouterr().err
+
+
+def test_a_log_compressed_as_spark_does_reads_the_same(tmp_path, capsys):
+    plain = tmp_path / "events_1_local-1"
+    plain.write_text("\n".join(json.dumps(event) for event in log()) + "\n")
+    subprocess.run(["zstd", "-q", "--rm", str(plain), "-o", str(tmp_path / "events_1_local-1.zstd")], check=True)
+    assert main([str(tmp_path)]) == 0
+    assert "| payment_log | 2.0 | 1.10 | 2.10 | 1.50 |" in capsys.readouterr().out
