@@ -20,7 +20,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,12 +66,11 @@ class Batch:
     @property
     def idle_ms(self) -> int:
         """Wall time in which none of the batch's jobs ran."""
-        busy, reach = 0, None
-        for job in sorted(self.jobs, key=lambda job: job.start):
-            start = job.start if reach is None else max(job.start, reach)
-            if job.end > start:
-                busy += job.end - start
-            reach = job.end if reach is None else max(reach, job.end)
+        ordered = sorted(self.jobs, key=lambda job: job.start)
+        busy, reach = 0, ordered[0].start
+        for job in ordered:
+            busy += max(0, job.end - max(job.start, reach))
+            reach = max(reach, job.end)
         return self.wall_ms - busy
 
     @property
@@ -134,12 +133,10 @@ def jobs(log: Iterable[dict]) -> list[Job]:
 def profile(found: list[Job], query: str | None = None) -> tuple[dict[str, Stage], list[Batch]]:
     """Per stage and per batch, for `query` (by default the query that ran the most jobs); a
     start's first batch, which warms the JVM up, is left out unless it is the only one."""
-    per_query: dict[str, int] = defaultdict(int)
-    for job in found:
-        per_query[job.query] += 1
+    per_query = Counter(job.query for job in found)
     if not per_query:
         return {}, []
-    chosen = query or max(per_query, key=per_query.__getitem__)
+    chosen = query or per_query.most_common(1)[0][0]
     batches: dict[int, Batch] = {}
     for job in found:
         if job.query == chosen:
