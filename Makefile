@@ -165,7 +165,7 @@ test: check kafka-start package
 # Validation's properties over new random inputs (tests/test_input_path.py), and more of them
 # through the real stream; a failure prints the example and how to replay it.
 fuzz: kafka-start
-	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/test_input_path.py tests/test_hostile_stream.py
+	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/test_input_path.py tests/test_fast_path.py tests/test_hostile_stream.py
 
 # What spark-submit ships to executors: the package as a wheel, which is a zip Python imports from
 # (--py-files dist/settlement.zip), and the dependencies executors' Python must have, which are the

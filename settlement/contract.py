@@ -66,32 +66,32 @@ class MerchantStatus(StrEnum):
 
 
 # ASCII digits, and the whole text: `\d` would take other scripts' digits, `$` a trailing newline.
-_LOCAL_DATE_TIME = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]{1,9}))?")
+LOCAL_DATE_TIME = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]{1,9}))?")
 
 
-def _local_date_time(text: object) -> datetime:
+def local_date_time(text: object) -> datetime:
     """Seoul wall-clock time without zone; nanoseconds are cut to the microseconds Spark keeps."""
-    match = _LOCAL_DATE_TIME.fullmatch(text) if isinstance(text, str) else None
+    match = LOCAL_DATE_TIME.fullmatch(text) if isinstance(text, str) else None
     if match is None:
         raise ValueError("expected a local date-time like 2025-05-19T21:48:15.989609, without zone")
     seconds, fraction = match.groups()
     return datetime.fromisoformat(seconds).replace(microsecond=int((fraction or "0")[:6].ljust(6, "0")))
 
 
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def _iso_date(text: object) -> date:
+def iso_date(text: object) -> date:
     """`YYYY-MM-DD` and nothing else (pydantic alone would take "0" as a Unix time)."""
-    if not isinstance(text, str) or _ISO_DATE.fullmatch(text) is None:
+    if not isinstance(text, str) or ISO_DATE.fullmatch(text) is None:
         raise ValueError("expected a date like 2025-05-19")
     return date.fromisoformat(text)
 
 
 Id = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=64)]
 Won = Annotated[int, Strict(), Field(ge=0, le=1_000_000_000_000)]
-LocalDateTime = Annotated[datetime, BeforeValidator(_local_date_time)]
-IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+LocalDateTime = Annotated[datetime, BeforeValidator(local_date_time)]
+IsoDate = Annotated[date, BeforeValidator(iso_date)]
 Flag = Annotated[bool, Strict()]
 
 _message_config = ConfigDict(frozen=True, extra="ignore", validate_by_alias=True, validate_by_name=False)

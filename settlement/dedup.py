@@ -13,21 +13,16 @@ be empty, and every payment accepted before it would be accepted again.
 
 from __future__ import annotations
 
-from py4j.java_gateway import JavaClass
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.classic.dataframe import DataFrame as ClassicDataFrame
 
 from settlement import checkpoint, validation
 from settlement.config import StorageSettings
-from settlement.exits import CannotRun
+from settlement.session import project_class
 from settlement.tables import SETTLEMENT_BASE, read
 
 ARRIVAL_ORDER = ("kafka_timestamp", "partition", "offset")
-
-
-class OperatorMissing(CannotRun):
-    """The dedup operator's jar is not on Spark's classpath; the message is the one line we print."""
 
 
 def _key() -> Column:
@@ -38,13 +33,7 @@ def mark_first_accepted(parsed: DataFrame, accepted_before: DataFrame) -> DataFr
     """Parsed records (`validation.parse`), each with `first_accepted`: true for the first
     accepted copy of its payment id, ever (the ids of `accepted_before` count as accepted)."""
     spark = parsed.sparkSession
-    assert spark._jvm is not None  # a classic session's gateway, set when it was made (pyspark asserts the same)
-    operator = spark._jvm.settlement.FirstAccepted
-    if not isinstance(operator, JavaClass):  # py4j names a class it cannot find a package
-        raise OperatorMissing(
-            "the dedup operator settlement.FirstAccepted is not on Spark's classpath: `make setup`"
-            " builds .local/jars/settlement-jvm.jar from jvm/; give it to spark-submit with --jars"
-        )
+    operator = project_class(spark, "FirstAccepted")
     keyed = parsed.withColumn("payment_key", _key())
     marked = operator.mark(
         keyed._jdf, "payment_key", list(ARRIVAL_ORDER), "first_accepted", accepted_before.select("payment_id")._jdf

@@ -6,9 +6,15 @@ import os
 import sys
 from pathlib import Path
 
+from py4j.java_gateway import JavaClass
 from pyspark.sql import SparkSession
 
 from settlement.config import SparkSettings
+from settlement.exits import CannotRun
+
+
+class JarMissing(CannotRun):
+    """A class of the project's jar is not on Spark's classpath; the message is the one line we print."""
 
 
 def spark_session(settings: SparkSettings, app_name: str = "settlement") -> SparkSession:
@@ -64,3 +70,15 @@ def spark_session(settings: SparkSettings, app_name: str = "settlement") -> Spar
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(settings.log_level)
     return spark
+
+
+def project_class(spark: SparkSession, name: str) -> JavaClass:
+    """`settlement.<name>` of the project's jar (jvm/), as py4j calls it."""
+    assert spark._jvm is not None  # a classic session's gateway, set when it was made (pyspark asserts the same)
+    found = getattr(spark._jvm.settlement, name)
+    if not isinstance(found, JavaClass):  # py4j names a class it cannot find a package
+        raise JarMissing(
+            f"settlement.{name} is not on Spark's classpath: `make setup` builds .local/jars/settlement-jvm.jar"
+            " from jvm/; give it to spark-submit with --jars"
+        )
+    return found

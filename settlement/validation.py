@@ -1,8 +1,9 @@
-"""Validation: each Kafka record against the contract's models, as an Arrow UDF.
+"""Validation: each Kafka record against the contract's models.
 
-The UDF takes the key and value as the bytes that were sent, so no byte sequence can make it
-raise: a key or value that is not UTF-8 is rejected with the offending byte named, and the rest is
-parsed and validated by pydantic (its Rust core); the UDF hands Spark whole Arrow columns. A
+A plain PAYMENT message, nearly every record, is decided in the JVM (`settlement.fast_path`);
+every other record goes to pydantic (its Rust core) in an Arrow UDF. The UDF takes the key and
+value as the bytes that were sent, so no byte sequence can make it raise: a key or value that is
+not UTF-8 is rejected with the offending byte named, and the rest is parsed and validated. A
 rejected record carries a reason naming the field and the fault, in the sender's field names.
 """
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import ValidationError
 from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
@@ -21,6 +23,7 @@ from pyspark.sql.functions import arrow_udf
 from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import StringType, StructField
 
+from settlement import fast_path
 from settlement.contract import MESSAGE, Finish, Payment, PaymentMessage
 from settlement.schema import spark_schema
 
@@ -80,12 +83,20 @@ def _parse(key: bytes | None, value: bytes | None) -> tuple:
     return (message.channel, message.action, *_NO_PAYMENT, message.data.closing_date, None)
 
 
-def parse_columns(keys: pa.Array, values: pa.Array) -> pa.Array:
-    """Keys and values (binary) to the PARSED struct, a record a row."""
-    rows = [_parse(key, value) for key, value in zip(keys.to_pylist(), values.to_pylist(), strict=True)]
+def parse_columns(keys: pa.Array, values: pa.Array, decided: pa.Array) -> pa.Array:
+    """Keys and values (binary) to the PARSED struct, a record a row; null for the records the
+    fast path `decided`, which are not read."""
+    todo = pc.invert(pc.fill_null(decided, False))
+    chosen = pc.indices_nonzero(todo)
+    chosen_keys, chosen_values = keys.take(chosen).to_pylist(), values.take(chosen).to_pylist()
+    rows = [_parse(key, value) for key, value in zip(chosen_keys, chosen_values, strict=True)]
     columns = zip(*rows, strict=True) if rows else [[] for _ in _ARROW]
     arrays = [pa.array(column, type=field.type) for column, field in zip(columns, _ARROW, strict=True)]
-    return pa.StructArray.from_arrays(arrays, fields=list(_ARROW))
+    # The parsed rows and one null after them, taken back into the records' order.
+    parsed = pa.StructArray.from_arrays(arrays, fields=list(_ARROW))
+    with_null = pa.concat_arrays([parsed, pa.nulls(1, parsed.type)])
+    rank = pc.subtract(pc.cumulative_sum(todo.cast(pa.int64())), 1)
+    return with_null.take(pc.if_else(todo, rank, len(rows)))
 
 
 # pyspark's stubs lack the form that infers the UDF's kind from the function's type hints.
@@ -107,6 +118,15 @@ class Hold:
         )
 
 
+def _parsed(records: DataFrame, key: Column, value: Column) -> DataFrame:
+    """Records with their `message`: the fast path's, or pydantic's for the records it left."""
+    decided = records.withColumn("plain", fast_path.message(key, value, PARSED.json()))
+    left = F.col("plain").isNull()
+    unread = F.lit(None).cast("binary")
+    by_pydantic = parse_messages(F.when(left, key).otherwise(unread), F.when(left, value).otherwise(unread), ~left)
+    return decided.withColumn("message", F.coalesce("plain", by_pydantic)).drop("plain")
+
+
 def parse(records: DataFrame, holds: Sequence[Hold] = ()) -> DataFrame:
     """Kafka records (`settlement.records`) with their parsed `message` (or its `message.error`),
     and whether an operator `held` the record.
@@ -115,7 +135,7 @@ def parse(records: DataFrame, holds: Sequence[Hold] = ()) -> DataFrame:
     with its hold's reason. The bytes as sent are dropped once read: the log keeps its own copy,
     and every column left goes through dedup's shuffle."""
     if not holds:
-        parsed = records.withColumns({"message": parse_messages("raw_key", "raw_value"), "held": F.lit(False)})
+        parsed = _parsed(records, F.col("raw_key"), F.col("raw_value")).withColumn("held", F.lit(False))
     else:
         reason = functools.reduce(
             lambda chosen, hold: chosen.when(hold.column(), f"held by an operator: {hold.reason}"),
@@ -124,9 +144,7 @@ def parse(records: DataFrame, holds: Sequence[Hold] = ()) -> DataFrame:
         )
         held = reason.isNotNull()
         unread = F.when(held, F.lit(None).cast("binary"))
-        parsed = records.withColumn(
-            "message", parse_messages(unread.otherwise(F.col("raw_key")), unread.otherwise(F.col("raw_value")))
-        )
+        parsed = _parsed(records, unread.otherwise(F.col("raw_key")), unread.otherwise(F.col("raw_value")))
         message = F.col("message")
         parsed = parsed.withColumns(
             {"message": F.when(held, message.withField("error", reason)).otherwise(message), "held": held}

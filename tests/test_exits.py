@@ -11,8 +11,8 @@ from settlement.backfill import BackfillError
 from settlement.broker import BrokerError
 from settlement.cli import NotFound
 from settlement.config import ConfigError
-from settlement.dedup import OperatorMissing
 from settlement.exits import Exit, code
+from settlement.session import JarMissing
 from tests import harness
 from tests.conftest import ROOT
 
@@ -36,7 +36,7 @@ def run(arguments: list[str], **env: str) -> subprocess.CompletedProcess:
     ("error", "expected"),
     [
         (ConfigError("x"), Exit.CANNOT_RUN),
-        (OperatorMissing("x"), Exit.CANNOT_RUN),
+        (JarMissing("x"), Exit.CANNOT_RUN),
         (BrokerError("x"), Exit.FAILED),
         (BackfillError("x"), Exit.FAILED),
         (NotFound("x"), Exit.FAILED),
