@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import enum
 import json
-import types
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import annotated_types
 from pydantic import BaseModel, BeforeValidator, Strict, StringConstraints
@@ -29,6 +28,7 @@ from pyspark.sql.classic.column import _to_java_column
 
 from settlement import contract
 from settlement.contract import Payment, PaymentMessage
+from settlement.schema import optional
 from settlement.session import project_class
 
 # The contract's validators of text, and the kind of field the JVM knows them by.
@@ -41,10 +41,8 @@ _CONSTRAINTS = (Strict, StringConstraints, annotated_types.Ge, annotated_types.L
 
 def _unwrapped(field: FieldInfo) -> tuple[object, list[object], bool]:
     """A field's type, its constraints, and whether null is one of its values."""
-    annotation, metadata = field.annotation, list(field.metadata)
-    nullable = get_origin(annotation) in (Union, types.UnionType) and type(None) in get_args(annotation)
-    if nullable:
-        (annotation,) = [arg for arg in get_args(annotation) if arg is not type(None)]
+    annotation, nullable = optional(field.annotation)
+    metadata = list(field.metadata)
     if get_origin(annotation) is Annotated:
         annotation, *inner = get_args(annotation)
         metadata += inner
@@ -99,18 +97,16 @@ def _fields(model: type[BaseModel]) -> list[dict[str, object]]:
     return [field_spec(field.alias or name, field) for name, field in model.model_fields.items() if name != "data"]
 
 
-# The message's fields, then its `data`'s, in the order of validation's message type; that type
-# ends with FINISH's closing date and the reason, null on this path.
-SPEC = {"top": _fields(PaymentMessage), "data": "data", "fields": _fields(Payment), "after": 2}
+# The message's fields, then its `data`'s, in the order of validation's message type (whose last
+# fields, FINISH's closing date and the reason, stay null on this path).
+SPEC = {"top": _fields(PaymentMessage), "data": "data", "fields": _fields(Payment)}
 # The JVM reads `data` as the one nested object, of scalars.
 assert PaymentMessage.model_fields["data"].annotation is Payment
 
 
-def message(raw_key: Column, raw_value: Column, parsed_type: str) -> Column:
+def message(spark: SparkSession, raw_key: Column, raw_value: Column, parsed_type: str) -> Column:
     """The parsed message (of validation's type, as JSON) of a record whose key and value (bytes as
     sent) make a plain, valid PAYMENT message; null for any other record."""
-    spark = SparkSession.getActiveSession()
-    assert spark is not None  # a column is made in a classic session
     column = project_class(spark, "PlainMessage").column(
         json.dumps(SPEC), parsed_type, _to_java_column(raw_key), _to_java_column(raw_value)
     )

@@ -35,7 +35,8 @@ _ATOMIC: dict[object, DataType] = {
 }
 
 
-def _optional(annotation: object) -> tuple[object, bool]:
+def optional(annotation: object) -> tuple[object, bool]:
+    """`X | None` as (X, True); any other annotation as (it, False)."""
     if get_origin(annotation) in (Union, types.UnionType):
         members = [arg for arg in get_args(annotation) if arg is not type(None)]
         if len(members) == 1:
@@ -44,7 +45,7 @@ def _optional(annotation: object) -> tuple[object, bool]:
 
 
 def spark_type(annotation: object) -> DataType:
-    annotation, _ = _optional(annotation)
+    annotation, _ = optional(annotation)
     if get_origin(annotation) is Annotated:
         return spark_type(get_args(annotation)[0])
     if annotation is AwareDatetime:
@@ -70,8 +71,8 @@ def spark_schema(*models: type[BaseModel], nullable: bool | None = None) -> Stru
                 and issubclass(field.annotation, BaseModel)
             ):
                 continue
-            _, optional = _optional(field.annotation)
+            _, nullable_field = optional(field.annotation)
             fields.append(
-                StructField(name, spark_type(field.annotation), nullable or optional or not field.is_required())
+                StructField(name, spark_type(field.annotation), nullable or nullable_field or not field.is_required())
             )
     return StructType(fields)

@@ -120,10 +120,9 @@ class Hold:
 
 def _parsed(records: DataFrame, key: Column, value: Column) -> DataFrame:
     """Records with their `message`: the fast path's, or pydantic's for the records it left."""
-    decided = records.withColumn("plain", fast_path.message(key, value, PARSED.json()))
+    decided = records.withColumn("plain", fast_path.message(records.sparkSession, key, value, PARSED.json()))
     left = F.col("plain").isNull()
-    unread = F.lit(None).cast("binary")
-    by_pydantic = parse_messages(F.when(left, key).otherwise(unread), F.when(left, value).otherwise(unread), ~left)
+    by_pydantic = parse_messages(F.when(left, key), F.when(left, value), ~left)
     return decided.withColumn("message", F.coalesce("plain", by_pydantic)).drop("plain")
 
 

@@ -25,6 +25,7 @@ import org.apache.spark.sql.api.java.UDF2;
 import org.apache.spark.sql.expressions.UserDefinedFunction;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.StructType;
 import org.apache.spark.unsafe.types.UTF8String;
 
 /**
@@ -53,11 +54,13 @@ public final class PlainMessage implements UDF2<byte[], byte[], Row> {
 
     /** The UDF as a column of the parsed message type, from the spec and that type's JSON. */
     public static Column column(String spec, String parsedType, Column key, Column value) throws IOException {
-        UserDefinedFunction udf = functions.udf(new PlainMessage(spec), DataType.fromJson(parsedType));
+        StructType type = (StructType) DataType.fromJson(parsedType);
+        UserDefinedFunction udf = functions.udf(new PlainMessage(spec, type.size()), type);
         return udf.apply(key, value);
     }
 
-    PlainMessage(String spec) throws IOException {
+    /** The spec's fields are the first of the parsed type's `width`, in order; the rest stay null. */
+    PlainMessage(String spec, int width) throws IOException {
         JsonNode root = new ObjectMapper().readTree(spec);
         int position = 0;
         for (JsonNode field : root.get("top")) {
@@ -67,7 +70,10 @@ public final class PlainMessage implements UDF2<byte[], byte[], Row> {
         for (JsonNode field : root.get("fields")) {
             data.put(field.get("alias").asText(), new Field(field, position++));
         }
-        width = position + root.get("after").asInt();
+        if (position > width) {
+            throw new IllegalArgumentException("the spec has more fields than the parsed type");
+        }
+        this.width = width;
     }
 
     @Override
@@ -193,7 +199,8 @@ public final class PlainMessage implements UDF2<byte[], byte[], Row> {
                     return length >= min && length <= max ? text : null;
                 }
                 case "enum": {
-                    return token == JsonToken.VALUE_STRING && values.contains(parser.getText()) ? parser.getText() : null;
+                    String text = token == JsonToken.VALUE_STRING ? parser.getText() : null;
+                    return values.contains(text) ? text : null;
                 }
                 case "integer": {
                     if (token != JsonToken.VALUE_NUMBER_INT || parser.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
