@@ -6,7 +6,7 @@ import shutil
 import statistics as stats
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -184,7 +184,9 @@ def merge_growth(
 ) -> tuple[int, dict[int, float]]:
     """Seconds of one batch's statistics MERGE (median of `repeats`) when the table already holds
     1x, 10x, ... the keys of that batch: the batch's own keys, plus copies on earlier dates."""
-    batch = statistics.grouped(read(spark, job.storage, SETTLEMENT_BASE).where("batch_id = 0")).cache()
+    batch = statistics.grouped(
+        read(spark, job.storage, SETTLEMENT_BASE).where("batch_id = 0"), datetime.now(UTC)
+    ).cache()
     keys = batch.count()
     dates = sorted(row.approval_date for row in batch.select("approval_date").distinct().collect())
     days = (dates[-1] - dates[0]).days + 1  # copies shifted by whole spans of the batch's dates never meet

@@ -14,7 +14,7 @@ grow with what it has accepted itself.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -48,10 +48,13 @@ def derive(first_copies: DataFrame, merchants: DataFrame, rules: DataFrame) -> D
     return assign_payout(classify(first_copies, merchants), rules)
 
 
-def base_rows(payouts: DataFrame, query_id: str, batch_id: int) -> DataFrame:
+def base_rows(payouts: DataFrame, query_id: str, batch_id: int, processed_at: datetime) -> DataFrame:
+    """The base's rows, stamped with the batch that accepted them and when. The time is a literal,
+    not `current_timestamp()`: Delta's MERGE does not match a plan holding that to its cache, and
+    would derive the persisted rows all over again from the batch's records."""
     return conform(
         payouts.withColumns(
-            {"processed_at": F.current_timestamp(), "query_id": F.lit(query_id), "batch_id": F.lit(batch_id)}
+            {"processed_at": F.lit(processed_at), "query_id": F.lit(query_id), "batch_id": F.lit(batch_id)}
         ),
         SETTLEMENT_BASE,
     )

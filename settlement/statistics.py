@@ -11,7 +11,7 @@ Both kinds of write are fenced against each other so that no batch is counted tw
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
@@ -23,13 +23,14 @@ from settlement.tables import APPROVAL_DAILY_STATS, delta, read, retry_on_confli
 KEY = ("merchant_number", "approval_date", "payment_action_type", "payment_method_type")
 
 
-def grouped(base_rows: DataFrame) -> DataFrame:
-    """The statistics of these base rows: settlement targets counted and summed per key."""
+def grouped(base_rows: DataFrame, updated_at: datetime) -> DataFrame:
+    """The statistics of these base rows: settlement targets counted and summed per key. The time
+    is a literal for the reason `base_table.base_rows` gives."""
     return (
         base_rows.where(F.col("classification") == Classification.SETTLEMENT.value)
         .groupBy(*KEY)
         .agg(F.count("*").alias("payment_count"), F.sum("amount").alias("total_amount"))
-        .withColumn("updated_at", F.current_timestamp())
+        .withColumn("updated_at", F.lit(updated_at))
     )
 
 

@@ -19,7 +19,7 @@ stream's app id, and the versions are chosen so the two cannot count a batch twi
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
@@ -60,7 +60,7 @@ def recount(spark: SparkSession, settings: Settings, days: set[date], note: str)
             continue  # a stream started afresh meanwhile: look again
         last_batch, in_flight = last_stream_batch(base, query_id, committed)
         counted = sorted(days | in_flight)
-        totals = statistics.grouped(base.where(F.col("approval_date").isin(counted))).persist()
+        totals = statistics.grouped(base.where(F.col("approval_date").isin(counted)), datetime.now(UTC)).persist()
         moves = statistics.moves(spark, storage, counted, totals)
         per_day = statistics.moves_per_day(moves)
         if not any(row.keys_changed for row in per_day):

@@ -90,12 +90,13 @@ def outputs(
     what the dedup state would accept)."""
     parsed = validation.parse(records, holds)
     first_copies = base_table.first_copies(validation.payments(parsed))
-    rows = base_table.base_rows(base_table.derive(first_copies, merchants, rules), "dry-run", 0)
+    now = datetime.now(UTC)
+    rows = base_table.base_rows(base_table.derive(first_copies, merchants, rules), "dry-run", 0, now)
     return [
         conform(parsed, PAYMENT_LOG),
         validation.rejected(parsed),
         rows,
-        statistics.grouped(rows),
+        statistics.grouped(rows, now),
         validation.finishes(parsed),
     ]
 
@@ -194,7 +195,7 @@ class Settlement:
                         reference.merchants(spark, storage),
                         reference.payout_rules(spark, storage),
                     )
-                    accepted_rows = base_table.base_rows(payouts, self.query_id, batch_id).persist()
+                    accepted_rows = base_table.base_rows(payouts, self.query_id, batch_id, started).persist()
                     accepted, settled = base_table.tally_accepted(accepted_rows)
                     inserted = (
                         base_table.insert_new(spark, storage, accepted_rows, among=base_table.BACKFILLED)
@@ -209,7 +210,7 @@ class Settlement:
                         accepted, settled = base_table.tally_accepted(accepted_rows)
             if settled:
                 with stage("statistics"):
-                    stats = statistics.grouped(accepted_rows).persist()
+                    stats = statistics.grouped(accepted_rows, started).persist()
                     # Always a transaction id: the fence against backfills (`statistics_fence`).
                     with transaction(spark, app, statistics_fence.stream_version(batch_id)):
                         statistics.add(spark, storage, stats, settled)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from pyspark.sql import functions as F
-
 from settlement.statistics import grouped, messages
 
 
@@ -21,7 +19,7 @@ def test_grouped_counts_settlement_targets_only_and_messages_follow_the_contract
         "merchant_number string, approval_date date, payment_action_type string, payment_method_type string,"
         " amount long, classification string",
     )
-    rows = grouped(accepted).withColumn("updated_at", F.lit("2025-05-20T10:00:00+09:00").cast("timestamp"))
+    rows = grouped(accepted, dt.datetime.fromisoformat("2025-05-20T10:00:00+09:00"))
     (record,) = messages(rows).collect()
     assert record.key == "merchant-1881/2025-05-19/PAYMENT/CARD"
     assert json.loads(record.value) == {

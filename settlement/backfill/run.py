@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import cast
 
 from pyspark.sql import DataFrame, Row, SparkSession
@@ -83,7 +83,7 @@ class Backfill:
         summary = self.summary.day(day)
         summary.payments, summary.reclassified, summary.redated = changes.rows, changes.reclassified, changes.redated
         if self.dry_run:
-            self._statistics_would_move({day}, statistics.grouped(rederived))
+            self._statistics_would_move({day}, statistics.grouped(rederived, datetime.now(UTC)))
         else:
             if changes.reclassified or changes.redated:
                 with transaction(self.spark, note=self.note(str(day))):
@@ -127,7 +127,7 @@ class Backfill:
         summary.finish += tally.finish
         first_copies = base_table.first_copies(validation.payments(parsed))
         payouts = base_table.derive(first_copies, self.merchants, self.rules)
-        rows = base_table.base_rows(payouts, self.query_id, unit).persist()
+        rows = base_table.base_rows(payouts, self.query_id, unit, datetime.now(UTC)).persist()
         days = self._count_per_day(validation.payments(parsed), "payments")
         if self.dry_run:
             if offsets is not None:
@@ -136,7 +136,7 @@ class Backfill:
             new = rows.join(read(spark, storage, SETTLEMENT_BASE).select("payment_id"), "payment_id", "left_anti")
             self._count_per_day(new, "inserted")
             current = self._base().where(F.col("approval_date").isin(sorted(days)))
-            self._statistics_would_move(days, statistics.grouped(current.unionByName(new)))
+            self._statistics_would_move(days, statistics.grouped(current.unionByName(new), datetime.now(UTC)))
         else:
             with transaction(spark, note=self.note(label)):
                 if offsets is not None:
