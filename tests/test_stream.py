@@ -11,7 +11,7 @@ from benchmarks.profile import stage_of
 from settlement import reference
 from settlement.broker import create_topics
 from settlement.sample import generate, produce
-from settlement.tables import SETTLEMENT_BASE, MerchantRow, read
+from settlement.tables import SETTLEMENT_BASE, SETTLEMENT_BATCHES, MerchantRow, read
 from tests.harness import CHANGED_MERCHANT, CHANGED_RULE, change_reference, contract_records, run_job, table_contents
 from tests.invariants import broken, invariants
 from tests.reference import Expected, read_csv
@@ -74,3 +74,7 @@ def test_the_stream_end_to_end(spark, settings, contract_examples, tmp_path):
     assert base.where("rule_id = 'R-0007'").count() > 0
     assert base.where("merchant_number = 'merchant-0008' AND classification = 'SETTLEMENT'").count() > 0
     assert base.where("merchant_number = 'merchant-0008' AND classification = 'NON_SETTLEMENT_MERCHANT'").count() > 0
+    # Every base row carries the start of the batch that accepted it, as that batch's counts do.
+    batches = read(spark, settings.storage, SETTLEMENT_BATCHES).select("batch_id", "started_at")
+    stamped = base.join(batches, "batch_id", "left").select("processed_at", "started_at").distinct().collect()
+    assert stamped and all(row.processed_at == row.started_at for row in stamped)
