@@ -127,7 +127,8 @@ class Backfill:
         summary.finish += tally.finish
         first_copies = base_table.first_copies(validation.payments(parsed))
         payouts = base_table.derive(first_copies, self.merchants, self.rules)
-        rows = base_table.base_rows(payouts, self.query_id, unit, datetime.now(UTC)).persist()
+        started = datetime.now(UTC)
+        rows = base_table.base_rows(payouts, self.query_id, unit, started).persist()
         days = self._count_per_day(validation.payments(parsed), "payments")
         if self.dry_run:
             if offsets is not None:
@@ -136,7 +137,7 @@ class Backfill:
             new = rows.join(read(spark, storage, SETTLEMENT_BASE).select("payment_id"), "payment_id", "left_anti")
             self._count_per_day(new, "inserted")
             current = self._base().where(F.col("approval_date").isin(sorted(days)))
-            self._statistics_would_move(days, statistics.grouped(current.unionByName(new), datetime.now(UTC)))
+            self._statistics_would_move(days, statistics.grouped(current.unionByName(new), started))
         else:
             with transaction(spark, note=self.note(label)):
                 if offsets is not None:
