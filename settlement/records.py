@@ -9,6 +9,7 @@ the exact bytes of a key or value that is not UTF-8: see `settlement.tables.Kafk
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from pyspark.sql import Column, DataFrame, DataFrameReader, SparkSession
@@ -32,8 +33,8 @@ def as_logged(raw: Column, name: str) -> dict[str, Column]:
     return {name: F.make_valid_utf8(text), f"{name}_bytes": F.when(~F.is_valid_utf8(text), raw)}
 
 
-def kafka_records(loaded: DataFrame) -> DataFrame:
-    """Records of Spark's Kafka source (stream or batch)."""
+def kafka_records(loaded: DataFrame, ingested_at: Column) -> DataFrame:
+    """Records of Spark's Kafka source (stream or batch), stamped `ingested_at`."""
     return loaded.select(
         "topic",
         F.col("partition").cast("long").alias("partition"),
@@ -45,7 +46,7 @@ def kafka_records(loaded: DataFrame) -> DataFrame:
         {
             **as_logged(F.col("raw_key"), "key"),
             **as_logged(F.col("raw_value"), "value"),
-            "ingested_at": F.current_timestamp(),
+            "ingested_at": ingested_at,
         }
     )
 
@@ -76,4 +77,7 @@ def topic_records(
         .option("failOnDataLoss", "true")
         .load()
     )
-    return kafka_records(loaded)
+    # A literal, not current_timestamp(): Delta's MERGE reads a cached source again from its
+    # origin (here the topic) when the cached plan holds current_timestamp(), and the backfill
+    # merges what it cached of these records into three tables.
+    return kafka_records(loaded, F.lit(datetime.now(UTC)))

@@ -79,7 +79,8 @@ def payment_records(spark: SparkSession, kafka: KafkaSettings) -> DataFrame:
     )
     if kafka.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", kafka.max_offsets_per_trigger)
-    return kafka_records(reader.load())
+    # Spark gives current_timestamp() each micro-batch's start, the same for every use of the batch.
+    return kafka_records(reader.load(), F.current_timestamp())
 
 
 def outputs(
