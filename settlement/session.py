@@ -62,6 +62,10 @@ def spark_session(settings: SparkSettings, app_name: str = "settlement") -> Spar
         # value, a tenth of the tasks' CPU in a profile of the bench's job; without it the job ran
         # the million records in 164-177 s against 173-185 s, interleaved.
         .config("spark.sql.inMemoryColumnarStorage.compressed", "false")
+        # Spark keeps 100 compiled classes by default; a batch's queries and Delta's need some 300,
+        # so each batch compiled about 160 of them again (981 compilations in a run of the bench's
+        # job after a first run, 54 with room for 1,000; the run 155 s against 134 s).
+        .config("spark.sql.codegen.cache.maxEntries", "500")
         .config("spark.sql.session.timeZone", settings.time_zone)
         # A session whose time zone is not UTC makes Delta 4.4 check the file list it keeps in a
         # small table's checksum against a full rebuild of the table's state, after every commit:
