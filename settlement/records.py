@@ -77,7 +77,6 @@ def topic_records(
         .option("failOnDataLoss", "true")
         .load()
     )
-    # A literal, not current_timestamp(): Delta's MERGE reads a cached source again from its
-    # origin (here the topic) when the cached plan holds current_timestamp(), and the backfill
-    # merges what it cached of these records into three tables.
+    # A literal, for the reason `base_table.base_rows` gives: the backfill caches these records and
+    # merges them into three tables, each of which would otherwise read the topic again.
     return kafka_records(loaded, F.lit(datetime.now(UTC)))

@@ -64,7 +64,7 @@ def spark_session(settings: SparkSettings, app_name: str = "settlement") -> Spar
         .config("spark.sql.inMemoryColumnarStorage.compressed", "false")
         # Spark keeps 100 compiled classes by default; a batch's queries and Delta's need some 300,
         # so each batch compiled about 160 of them again (981 compilations in a run of the bench's
-        # job after a first run, 54 with room for 1,000; the run 155 s against 134 s).
+        # job after a first run, 54 with room for 500; the run 155 s against 129 s).
         .config("spark.sql.codegen.cache.maxEntries", "500")
         .config("spark.sql.session.timeZone", settings.time_zone)
         # A session whose time zone is not UTC makes Delta 4.4 check the file list it keeps in a
