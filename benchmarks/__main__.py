@@ -221,9 +221,9 @@ def run(args: argparse.Namespace, save: Callable[[dict], None]) -> dict:
     }
     held = measure.state_bytes(job_settings)
     results["dedup_state"] = {
-        "ids": job.state_rows,
+        "ids": job.ids_added,
         "checkpoint_bytes": held,
-        "bytes_per_million_ids": round(held / job.state_rows * 1e6) if job.state_rows else None,
+        "bytes_per_million_ids": round(held / job.ids_added * 1e6) if job.ids_added else None,
     }
     if args.profile:
         stages_, batches = profile.profile(profile.jobs(profile.events(next(events.iterdir()))), job.query)
@@ -243,7 +243,7 @@ def run(args: argparse.Namespace, save: Callable[[dict], None]) -> dict:
             "prefilled_payments": args.history_payments,
             "median_batch_seconds": {"empty": round(empty, 2), "prefilled": round(prefilled, 2)},
             "first_batch_seconds": {"empty": round(first, 2), "prefilled": round(seeded, 2)},
-            "state_ids": prefilled_run.state_rows,
+            "ids_added": prefilled_run.ids_added,
             "growth": round(prefilled / empty, 2),
         }
     step("classification implementations")
@@ -289,7 +289,7 @@ def _steady_row(run: dict) -> str:
         return f"| {run['rate']:,} | no: the job failed ({run['failed'][:120]}) | | | | |"
     latency = run["latency_seconds"]
     kept_up = f"{'yes' if run['kept_up'] else 'no'} ({run['drain_seconds']} s)"
-    rows, size = run["state_rows"], run["state_bytes"]
+    rows, size = run["ids_added"], run["state_bytes"]
     return (
         f"| {run['rate']:,} | {kept_up} | {latency['p50']} / {latency['p95']} / {latency['p99']} "
         f"| {run['median_batch_seconds']} | {rows['mid']} / {size['mid']} → {rows['end']} / {size['end']} "
@@ -357,7 +357,7 @@ def markdown(results: dict) -> str:
         f"| growth | {results['statistics_merge']['growth']}x |",
         "",
         "| steady load, payments/s | kept up (drained in) | latency p50 / p95 / p99 (s) | median batch (s) "
-        "| state rows / bytes, mid → end | peak RSS driver / Python workers (MiB) |",
+        "| ids added / state bytes, mid → end | peak RSS driver / Python workers (MiB) |",
         "|---:|---|---|---:|---|---|",
         *(_steady_row(run) for run in results["steady"]),
         "",

@@ -34,12 +34,18 @@ class Run:
     records: int
     seconds: float
     batches: int
-    state_rows: int = 0  # keys in the query's streaming state at its end
+    ids_added: int = 0  # to the dedup state by the query's batches
     query: str = ""  # the streaming query's id
 
     @property
     def per_second(self) -> float:
         return self.records / self.seconds
+
+
+def ids_added(progress) -> int:
+    """The ids a batch added to the dedup state, as its operator counts them: the state store
+    keeps no count of its rows (`settlement/session.py` says why)."""
+    return sum(operator.numRowsUpdated for operator in progress.stateOperators or [])
 
 
 def state_bytes(settings: Settings) -> int:
@@ -64,8 +70,8 @@ def _drain(query) -> Run:
     if query.exception():
         raise RuntimeError(f"query {query.name} failed: {query.exception()}")
     progress = [p for p in query.recentProgress if p.numInputRows]
-    state = sum(operator.numRowsTotal for operator in progress[-1].stateOperators) if progress else 0
-    return Run(sum(p.numInputRows for p in progress), seconds, len(progress), state, query.id)
+    added = sum(ids_added(p) for p in progress)
+    return Run(sum(p.numInputRows for p in progress), seconds, len(progress), added, query.id)
 
 
 def ceiling(spark: SparkSession, settings: Settings, message_schema: str, parse: str) -> Run:

@@ -17,7 +17,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQueryListener
 
-from benchmarks.measure import fresh
+from benchmarks.measure import fresh, ids_added
 from settlement import maintenance, reference, replay, topology
 from settlement.arguments import one_line
 from settlement.broker import create_topics
@@ -31,18 +31,19 @@ SAMPLE_EVERY = 2.0  # seconds
 class Sample:
     at: float  # seconds since production started
     processed: int
-    state_rows: int
+    ids_added: int  # to the dedup state, by the run's batches so far
     state_bytes: int
     driver_rss: int
     workers_rss: int
 
 
 class Batches(StreamingQueryListener):
-    """Every batch that read records: when it ended (seconds since `started`) and how long it took.
-    (The query's own `recentProgress` keeps only the last hundred.)"""
+    """Every batch that read records: when it ended (seconds since `started`) and how long it took,
+    and the ids the batches added to the dedup state. (The query's own `recentProgress` keeps only
+    the last hundred.)"""
 
     def __init__(self, started: float) -> None:
-        self.started, self.ended = started, []
+        self.started, self.ended, self.ids_added = started, [], 0
 
     def onQueryStarted(self, event) -> None:
         pass
@@ -50,6 +51,7 @@ class Batches(StreamingQueryListener):
     def onQueryProgress(self, event) -> None:
         if event.progress.numInputRows:
             self.ended.append((time.monotonic() - self.started, event.progress.durationMs["triggerExecution"] / 1000))
+        self.ids_added += ids_added(event.progress)
 
     def onQueryIdle(self, event) -> None:
         pass
@@ -97,11 +99,8 @@ class Steady:
             "latency_seconds": self.latency,
             "batches": len(self.batch_seconds),
             "median_batch_seconds": round(stats.median(self.batch_seconds), 2) if self.batch_seconds else None,
-            "state_rows": {"mid": first.state_rows, "end": last.state_rows},
+            "ids_added": {"mid": first.ids_added, "end": last.ids_added},
             "state_bytes": {"mid": first.state_bytes, "end": last.state_bytes},
-            "state_growth_last_half": round((last.state_rows - first.state_rows) / first.state_rows, 3)
-            if first.state_rows
-            else 0.0,
             "peak_driver_rss_mib": round(max(s.driver_rss for s in self.samples) / 2**20),
             "peak_python_workers_rss_mib": round(max(s.workers_rss for s in self.samples) / 2**20),
         }
@@ -165,10 +164,10 @@ def _processed(query) -> int:
     return sum(int(offset) for partitions in (end or {}).values() for offset in partitions.values())
 
 
-def _state(query) -> tuple[int, int]:
-    """Rows and bytes in the query's streaming state (its stateful operators)."""
+def _state_bytes(query) -> int:
+    """Bytes the query's streaming state (its stateful operators) reports using."""
     operators = query.lastProgress.stateOperators if query.lastProgress else []
-    return sum(o.numRowsTotal for o in operators), sum(o.memoryUsedBytes for o in operators)
+    return sum(o.memoryUsedBytes for o in operators)
 
 
 def commit_times(table: Path) -> dict[int, float]:
@@ -234,7 +233,15 @@ def run(
 
         def sample() -> None:
             while not stop.is_set():
-                steady.samples.append(Sample(time.monotonic() - started, _processed(query), *_state(query), *_memory()))
+                steady.samples.append(
+                    Sample(
+                        time.monotonic() - started,
+                        _processed(query),
+                        batches.ids_added,
+                        _state_bytes(query),
+                        *_memory(),
+                    )
+                )
                 stop.wait(SAMPLE_EVERY)
 
         threading.Thread(target=sample, daemon=True).start()

@@ -71,7 +71,6 @@ class Metrics:
         self.batch_seconds = Gauge(
             "settlement_last_batch_duration_seconds", "How long the last micro-batch took.", registry=registry
         )
-        self.state_rows = Gauge("settlement_dedup_state_rows", "Payment ids in the dedup state.", registry=registry)
         self.state_bytes = Gauge(
             "settlement_dedup_state_bytes", "Memory the dedup state's store reports using.", registry=registry
         )
@@ -124,7 +123,6 @@ class Metrics:
             self.batch_seconds.set(progress.durationMs.get("triggerExecution", 0) / 1000)
         self.last_batch_id.set(progress.batchId)
         operators = progress.stateOperators or []
-        self.state_rows.set(sum(o.numRowsTotal for o in operators))
         self.state_bytes.set(sum(o.memoryUsedBytes for o in operators))
         if progress.sources:
             end = progress.sources[0].endOffset

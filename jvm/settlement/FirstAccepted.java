@@ -74,13 +74,17 @@ public final class FirstAccepted {
             List<Row> copies = new ArrayList<>();
             rows.forEachRemaining(copies::add);
             copies.sort(this::compare);
-            boolean accepted = state.exists();
+            boolean held = state.exists();
             List<Row> out = new ArrayList<>(copies.size());
+            boolean accepted = held;
             for (Row copy : copies) {
                 out.add(with(copy, !accepted));
                 accepted = true;
             }
-            state.update(Boolean.TRUE);
+            // Written once per id: the operator's count of updated rows is then the ids a batch added.
+            if (!held) {
+                state.update(Boolean.TRUE);
+            }
             return out.iterator();
         }
 
