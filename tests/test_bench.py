@@ -52,8 +52,8 @@ def test_the_bench_harness_writes_its_results(spark, broker_up, tmp_path, capsys
     commits = results["commits_per_batch"]
     assert commits["tables"]["payment_log"] == commits["tables"]["settlement_batches"] == 1
     assert commits["total"] == pytest.approx(sum(commits["tables"].values())) and commits["total"] >= 4
-    # The job adds each id it accepts to the dedup state once; over the history the same ids (the
-    # prefilled ones come in with the state's seed, not from the batches).
+    # Each id the job accepts enters the dedup state once, and the history run accepts the same ids:
+    # its prefilled ones enter with the state's seed, which the batches' count leaves out.
     state = results["dedup_state"]
     assert state["ids"] > 0 and state["checkpoint_bytes"] > 0
     history = results["history"]
