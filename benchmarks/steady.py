@@ -38,12 +38,12 @@ class Sample:
 
 
 class Batches(StreamingQueryListener):
-    """Every batch that read records: when it ended (seconds since `started`) and how long it took,
-    and the ids the batches added to the dedup state. (The query's own `recentProgress` keeps only
-    the last hundred.)"""
+    """Every batch that read records: when it ended (seconds since `started`) and how long it took;
+    and the dedup state: the ids the batches added, the bytes its store last reported. (The query's
+    own `recentProgress` keeps only the last hundred.)"""
 
     def __init__(self, started: float) -> None:
-        self.started, self.ended, self.ids_added = started, [], 0
+        self.started, self.ended, self.ids_added, self.state_bytes = started, [], 0, 0
 
     def onQueryStarted(self, event) -> None:
         pass
@@ -52,6 +52,10 @@ class Batches(StreamingQueryListener):
         if event.progress.numInputRows:
             self.ended.append((time.monotonic() - self.started, event.progress.durationMs["triggerExecution"] / 1000))
         self.ids_added += ids_added(event.progress)
+        self.state_bytes = sum(o.memoryUsedBytes for o in event.progress.stateOperators or [])
+
+    def state(self) -> tuple[int, int]:
+        return self.ids_added, self.state_bytes
 
     def onQueryIdle(self, event) -> None:
         pass
@@ -164,12 +168,6 @@ def _processed(query) -> int:
     return sum(int(offset) for partitions in (end or {}).values() for offset in partitions.values())
 
 
-def _state_bytes(query) -> int:
-    """Bytes the query's streaming state (its stateful operators) reports using."""
-    operators = query.lastProgress.stateOperators if query.lastProgress else []
-    return sum(o.memoryUsedBytes for o in operators)
-
-
 def commit_times(table: Path) -> dict[int, float]:
     """The time (epoch seconds) of each of the stream's commits to a table, by batch id (the
     batch its commit info marks: `settlement.replay`)."""
@@ -233,15 +231,8 @@ def run(
 
         def sample() -> None:
             while not stop.is_set():
-                steady.samples.append(
-                    Sample(
-                        time.monotonic() - started,
-                        _processed(query),
-                        batches.ids_added,
-                        _state_bytes(query),
-                        *_memory(),
-                    )
-                )
+                at = time.monotonic() - started
+                steady.samples.append(Sample(at, _processed(query), *batches.state(), *_memory()))
                 stop.wait(SAMPLE_EVERY)
 
         threading.Thread(target=sample, daemon=True).start()
