@@ -237,12 +237,17 @@ def run(args: argparse.Namespace, save: Callable[[dict], None]) -> dict:
     }
     if args.history_payments:
         step(f"the settlement job over a base of {args.history_payments:,} earlier payments")
-        prefilled_run, (seeded, prefilled) = measure.history(spark, settings, args.history_payments, FIRST_DAY)
-        first, empty = measure.batch_seconds(spark, job_settings)
+        prefilled_run, prefilled_batches = measure.history(spark, settings, args.history_payments, FIRST_DAY)
+        empty_batches = measure.batch_seconds(spark, job_settings)
+        (first, empty), (seeded, prefilled) = map(measure.first_and_median, (empty_batches, prefilled_batches))
         results["history"] = {
             "prefilled_payments": args.history_payments,
             "median_batch_seconds": {"empty": round(empty, 2), "prefilled": round(prefilled, 2)},
             "first_batch_seconds": {"empty": round(first, 2), "prefilled": round(seeded, 2)},
+            "batch_seconds": {
+                "empty": [round(seconds, 2) for seconds in empty_batches],
+                "prefilled": [round(seconds, 2) for seconds in prefilled_batches],
+            },
             "ids_added": prefilled_run.ids_added,
             "growth": round(prefilled / empty, 2),
         }
@@ -303,7 +308,9 @@ def _history_lines(history: dict) -> list[str]:
         f"History: the job's median batch {seconds['empty']} s over an empty base, {seconds['prefilled']} s over "
         f"{history['prefilled_payments']:,} earlier payments ({history['growth']}x; the target is at most 1.2x). "
         f"The first batch, which seeds the dedup state from the base: {history['first_batch_seconds']['empty']} s "
-        f"and {history['first_batch_seconds']['prefilled']} s.",
+        f"and {history['first_batch_seconds']['prefilled']} s. Every batch, in seconds: "
+        f"{', '.join(map(str, history['batch_seconds']['empty']))} over the empty base; "
+        f"{', '.join(map(str, history['batch_seconds']['prefilled']))} over the earlier payments.",
         "",
     ]
 

@@ -115,11 +115,15 @@ def commits_per_batch(spark: SparkSession, settings: Settings, batches: int) -> 
     return {name: per_batch for name, per_batch in counted.items() if per_batch}
 
 
-def batch_seconds(spark: SparkSession, settings: Settings) -> tuple[float, float]:
-    """The job's first batch (the JVM warming up, and the dedup state seeded from the base) and the
-    median of the others, in seconds, as `settlement_batches` recorded them."""
+def batch_seconds(spark: SparkSession, settings: Settings) -> list[float]:
+    """The seconds of each of the job's batches, in order, as `settlement_batches` recorded them."""
     rows = read(spark, settings.storage, SETTLEMENT_BATCHES).orderBy("batch_id").collect()
-    durations = [row.duration_ms / 1000 for row in rows]
+    return [row.duration_ms / 1000 for row in rows]
+
+
+def first_and_median(durations: list[float]) -> tuple[float, float]:
+    """The first batch (the JVM warming up, and the dedup state seeded from the base) and the
+    median of the others."""
     return durations[0], stats.median(durations[1:] or durations)
 
 
@@ -156,9 +160,9 @@ def prefill_base(spark: SparkSession, settings: Settings, payments: int, before:
     append(rows, settings.storage, SETTLEMENT_BASE)
 
 
-def history(spark: SparkSession, settings: Settings, payments: int, before: date) -> tuple[Run, tuple[float, float]]:
-    """The job over a base already holding `payments` accepted payments: its run, and its first
-    and median batch in seconds."""
+def history(spark: SparkSession, settings: Settings, payments: int, before: date) -> tuple[Run, list[float]]:
+    """The job over a base already holding `payments` accepted payments: its run, and the seconds
+    of each of its batches."""
     settings = fresh(settings, "history")
     create_tables(spark, settings.storage)
     reference.load(spark, settings)

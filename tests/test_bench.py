@@ -59,6 +59,7 @@ def test_the_bench_harness_writes_its_results(spark, broker_up, tmp_path, capsys
     history = results["history"]
     assert history["ids_added"] == state["ids"]
     assert history["prefilled_payments"] == 100_000 and history["median_batch_seconds"]["prefilled"] > 0
+    assert history["batch_seconds"]["prefilled"][0] == history["first_batch_seconds"]["prefilled"]
     assert history["growth"] == pytest.approx(
         history["median_batch_seconds"]["prefilled"] / history["median_batch_seconds"]["empty"], abs=0.01
     )
