@@ -73,9 +73,9 @@ def spark_session(settings: SparkSettings, app_name: str = "settlement") -> Spar
         .config("spark.sql.codegen.cache.maxEntries", "500")
         # HotSpot never compiles a method of more than 8,000 bytes of bytecode; Spark's limit is
         # 65,535. The code that turns dedup's output rows back into Spark's (some 30 columns, the
-        # message a struct of its own) came out larger, and ran interpreted: a fifth of the
-        # tasks' samples in a profile. With this limit Spark splits such a stage instead
-        # (read, validate and dedup alone: 37,400-43,900 records/s before, 45,100-56,200 after;
+        # message a struct of its own) came out larger, and ran interpreted: a quarter of the
+        # samples in a profile of that stage. With this limit Spark splits such a stage instead
+        # (read, validate and dedup alone: 34,000-43,900 records/s before, 45,100-56,200 after;
         # the job's median 200,000-record batch 8.4-9.1 s before, 7.5-8.4 s after).
         .config("spark.sql.codegen.hugeMethodLimit", "8000")
         .config("spark.sql.session.timeZone", settings.time_zone)
