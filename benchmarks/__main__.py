@@ -239,7 +239,8 @@ def run(args: argparse.Namespace, save: Callable[[dict], None]) -> dict:
         step(f"the settlement job over a base of {args.history_payments:,} earlier payments")
         prefilled_run, prefilled_batches = measure.history(spark, settings, args.history_payments, FIRST_DAY)
         empty_batches = measure.batch_seconds(spark, job_settings)
-        (first, empty), (seeded, prefilled) = map(measure.first_and_median, (empty_batches, prefilled_batches))
+        first, empty = measure.first_and_median(empty_batches)
+        seeded, prefilled = measure.first_and_median(prefilled_batches)
         results["history"] = {
             "prefilled_payments": args.history_payments,
             "median_batch_seconds": {"empty": round(empty, 2), "prefilled": round(prefilled, 2)},
