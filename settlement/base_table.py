@@ -24,7 +24,7 @@ from settlement.config import StorageSettings
 from settlement.contract import Classification
 from settlement.dedup import ARRIVAL_ORDER
 from settlement.payout_rule import assign_payout
-from settlement.tables import SETTLEMENT_BASE, conform, delta, read, retry_on_conflict
+from settlement.tables import SETTLEMENT_BASE, conform, delta, read, retry_on_conflict, stamped
 
 # What classification and the payout rule decide: a backfill may re-derive these, nothing else.
 DERIVED = ("classification", "rule_id", "payout_date", "confirm_date")
@@ -49,15 +49,10 @@ def derive(first_copies: DataFrame, merchants: DataFrame, rules: DataFrame) -> D
 
 
 def base_rows(payouts: DataFrame, query_id: str, batch_id: int, processed_at: datetime) -> DataFrame:
-    """The base's rows, stamped with the batch that accepted them and when. The time is a literal,
+    """The base's rows, stamped with the batch that accepted them and when. The time is a value,
     not `current_timestamp()`: Delta's MERGE does not match a plan holding that to its cache, and
     would derive the persisted rows all over again from the batch's records."""
-    return conform(
-        payouts.withColumns(
-            {"processed_at": F.lit(processed_at), "query_id": F.lit(query_id), "batch_id": F.lit(batch_id)}
-        ),
-        SETTLEMENT_BASE,
-    )
+    return conform(stamped(payouts, processed_at=processed_at, query_id=query_id, batch_id=batch_id), SETTLEMENT_BASE)
 
 
 @retry_on_conflict

@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import DataStreamReader
 
 from settlement.config import KafkaSettings
+from settlement.tables import stamped
 
 Reader = TypeVar("Reader", DataFrameReader, DataStreamReader)
 
@@ -33,8 +34,9 @@ def as_logged(raw: Column, name: str) -> dict[str, Column]:
     return {name: F.make_valid_utf8(text), f"{name}_bytes": F.when(~F.is_valid_utf8(text), raw)}
 
 
-def kafka_records(loaded: DataFrame, ingested_at: Column) -> DataFrame:
-    """Records of Spark's Kafka source (stream or batch), stamped `ingested_at`."""
+def kafka_records(loaded: DataFrame) -> DataFrame:
+    """Records of Spark's Kafka source (stream or batch); `ingested_at` is stamped by who reads
+    them (`settlement.tables.stamped`)."""
     return loaded.select(
         "topic",
         F.col("partition").cast("long").alias("partition"),
@@ -42,13 +44,7 @@ def kafka_records(loaded: DataFrame, ingested_at: Column) -> DataFrame:
         F.col("timestamp").alias("kafka_timestamp"),
         F.col("key").alias("raw_key"),
         F.col("value").alias("raw_value"),
-    ).withColumns(
-        {
-            **as_logged(F.col("raw_key"), "key"),
-            **as_logged(F.col("raw_value"), "value"),
-            "ingested_at": ingested_at,
-        }
-    )
+    ).withColumns({**as_logged(F.col("raw_key"), "key"), **as_logged(F.col("raw_value"), "value")})
 
 
 def logged_records(log: DataFrame) -> DataFrame:
@@ -77,6 +73,7 @@ def topic_records(
         .option("failOnDataLoss", "true")
         .load()
     )
-    # A literal, for the reason `base_table.base_rows` gives: the backfill caches these records and
-    # merges them into three tables, each of which would otherwise read the topic again.
-    return kafka_records(loaded, F.lit(datetime.now(UTC)))
+    # A value, not current_timestamp(), for the reason `base_table.base_rows` gives: the backfill
+    # caches these records and merges them into three tables, each of which would otherwise read
+    # the topic again.
+    return stamped(kafka_records(loaded), ingested_at=datetime.now(UTC))

@@ -18,20 +18,20 @@ from pyspark.sql import functions as F
 
 from settlement.config import KafkaSettings, StorageSettings
 from settlement.contract import Classification
-from settlement.tables import APPROVAL_DAILY_STATS, delta, read, retry_on_conflict, snapshot
+from settlement.tables import APPROVAL_DAILY_STATS, delta, read, retry_on_conflict, snapshot, stamped
 
 KEY = ("merchant_number", "approval_date", "payment_action_type", "payment_method_type")
 
 
 def grouped(base_rows: DataFrame, updated_at: datetime) -> DataFrame:
     """The statistics of these base rows: settlement targets counted and summed per key. The time
-    is a literal for the reason `base_table.base_rows` gives."""
-    return (
+    is a value for the reason `base_table.base_rows` gives."""
+    totals = (
         base_rows.where(F.col("classification") == Classification.SETTLEMENT.value)
         .groupBy(*KEY)
         .agg(F.count("*").alias("payment_count"), F.sum("amount").alias("total_amount"))
-        .withColumn("updated_at", F.lit(updated_at))
     )
+    return stamped(totals, updated_at=updated_at)
 
 
 def moves(spark: SparkSession, storage: StorageSettings, dates: Sequence[date], totals: DataFrame) -> DataFrame:

@@ -60,6 +60,7 @@ from settlement.tables import (
     conform,
     create_tables,
     frame,
+    stamped,
     transaction,
 )
 
@@ -79,8 +80,7 @@ def payment_records(spark: SparkSession, kafka: KafkaSettings) -> DataFrame:
     )
     if kafka.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", kafka.max_offsets_per_trigger)
-    # Spark gives current_timestamp() each micro-batch's start, the same for every use of the batch.
-    return kafka_records(reader.load(), F.current_timestamp())
+    return kafka_records(reader.load())
 
 
 def outputs(
@@ -95,7 +95,7 @@ def outputs(
     rows = base_table.base_rows(base_table.derive(first_copies, merchants, rules), "dry-run", 0, now)
     return [
         conform(parsed, PAYMENT_LOG),
-        validation.rejected(parsed),
+        validation.rejected(parsed, now),
         rows,
         statistics.grouped(rows, now),
         validation.finishes(parsed),
@@ -169,7 +169,8 @@ class Settlement:
         self._last_batch = batch_id
         writes = replay.BatchWrites(spark, storage, app, batch_id, run_before)
         with stage("read, validate, dedup"):
-            parsed = records.persist()
+            # Every time a batch stamps its rows with is its start (`tables.stamped`).
+            parsed = stamped(records, ingested_at=started).persist()
             tally = validation.tally(parsed)
         accepted: Counter[str]
         settled: list[date]
@@ -182,13 +183,13 @@ class Settlement:
                     append(parsed, storage, PAYMENT_LOG)
             if tally.quarantined > tally.held and writes.due(QUARANTINE):
                 with stage("quarantine"):
-                    append(validation.rejected(parsed.where(~F.col("held"))), storage, QUARANTINE)
+                    append(validation.rejected(parsed.where(~F.col("held")), started), storage, QUARANTINE)
             if tally.held:
                 # A transaction of its own: the batch's may have committed its other quarantine
                 # rows before it failed on the record now held.
                 held_app = f"{app}-held"
                 with stage("quarantine"), transaction(spark, held_app, batch_id, replay.mark(held_app, batch_id)):
-                    append(validation.rejected(parsed.where("held")), storage, QUARANTINE)
+                    append(validation.rejected(parsed.where("held"), started), storage, QUARANTINE)
             if tally.payments:
                 with stage("classify, payout rule, base"):
                     payouts = base_table.derive(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
 import pyarrow as pa
@@ -26,6 +27,7 @@ from pyspark.sql.types import StringType, StructField
 from settlement import fast_path
 from settlement.contract import MESSAGE, Finish, Payment, PaymentMessage
 from settlement.schema import spark_schema
+from settlement.tables import stamped
 
 if TYPE_CHECKING:
     from pyspark.sql._typing import UserDefinedFunctionLike
@@ -168,8 +170,9 @@ def tally(parsed: DataFrame) -> Row:
     return cast(Row, row)
 
 
-def rejected(parsed: DataFrame) -> DataFrame:
-    return parsed.where(_rejected()).select(
+def rejected(parsed: DataFrame, quarantined_at: datetime) -> DataFrame:
+    """The quarantine's rows of a parsed batch, stamped with when it was quarantined."""
+    rows = parsed.where(_rejected()).select(
         "topic",
         "partition",
         "offset",
@@ -179,8 +182,8 @@ def rejected(parsed: DataFrame) -> DataFrame:
         "key_bytes",
         "value_bytes",
         F.col("message.error").alias("error"),
-        F.current_timestamp().alias("quarantined_at"),
     )
+    return stamped(rows, quarantined_at=quarantined_at)
 
 
 def is_payment() -> Column:

@@ -11,7 +11,15 @@ from benchmarks.profile import stage_of
 from settlement import reference
 from settlement.broker import create_topics
 from settlement.sample import generate, produce
-from settlement.tables import SETTLEMENT_BASE, SETTLEMENT_BATCHES, MerchantRow, read
+from settlement.tables import (
+    APPROVAL_DAILY_STATS,
+    PAYMENT_LOG,
+    QUARANTINE,
+    SETTLEMENT_BASE,
+    SETTLEMENT_BATCHES,
+    MerchantRow,
+    read,
+)
 from tests.harness import CHANGED_MERCHANT, CHANGED_RULE, change_reference, contract_records, run_job, table_contents
 from tests.invariants import broken, invariants
 from tests.reference import Expected, read_csv
@@ -78,3 +86,12 @@ def test_the_stream_end_to_end(spark, settings, contract_examples, tmp_path):
     batches = read(spark, settings.storage, SETTLEMENT_BATCHES).select("batch_id", "started_at")
     stamped = base.join(batches, "batch_id", "left").select("processed_at", "started_at").distinct().collect()
     assert stamped and all(row.processed_at == row.started_at for row in stamped)
+    # So does every row the log and the quarantine took in a batch, and every statistics row.
+    starts = {row.started_at for row in batches.collect()}
+    for name, column in (
+        (PAYMENT_LOG, "ingested_at"),
+        (QUARANTINE, "quarantined_at"),
+        (APPROVAL_DAILY_STATS, "updated_at"),
+    ):
+        times = {row[0] for row in read(spark, settings.storage, name).select(column).distinct().collect()}
+        assert times and times <= starts, name

@@ -133,7 +133,9 @@ class Backfill:
         if self.dry_run:
             if offsets is not None:
                 summary.logged += absent(spark, storage, PAYMENT_LOG, parsed, offsets).count()
-            summary.quarantined += absent(spark, storage, QUARANTINE, validation.rejected(parsed), offsets).count()
+            summary.quarantined += absent(
+                spark, storage, QUARANTINE, validation.rejected(parsed, started), offsets
+            ).count()
             new = rows.join(read(spark, storage, SETTLEMENT_BASE).select("payment_id"), "payment_id", "left_anti")
             self._count_per_day(new, "inserted")
             current = self._base().where(F.col("approval_date").isin(sorted(days)))
@@ -143,7 +145,7 @@ class Backfill:
                 if offsets is not None:
                     summary.logged += insert_absent(spark, storage, PAYMENT_LOG, parsed, offsets)
                 if tally.quarantined:
-                    rejected = validation.rejected(parsed)
+                    rejected = validation.rejected(parsed, started)
                     summary.quarantined += insert_absent(spark, storage, QUARANTINE, rejected, offsets)
                 if tally.payments:
                     base_table.insert_new(spark, storage, rows)
