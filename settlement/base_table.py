@@ -24,7 +24,8 @@ from settlement.config import StorageSettings
 from settlement.contract import Classification
 from settlement.dedup import ARRIVAL_ORDER
 from settlement.payout_rule import assign_payout
-from settlement.tables import SETTLEMENT_BASE, conform, delta, read, retry_on_conflict, stamped
+from settlement.schema import stamped
+from settlement.tables import SETTLEMENT_BASE, conform, delta, read, retry_on_conflict
 
 # What classification and the payout rule decide: a backfill may re-derive these, nothing else.
 DERIVED = ("classification", "rule_id", "payout_date", "confirm_date")

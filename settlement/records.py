@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import DataStreamReader
 
 from settlement.config import KafkaSettings
-from settlement.tables import stamped
+from settlement.schema import stamped
 
 Reader = TypeVar("Reader", DataFrameReader, DataStreamReader)
 
@@ -36,7 +36,7 @@ def as_logged(raw: Column, name: str) -> dict[str, Column]:
 
 def kafka_records(loaded: DataFrame) -> DataFrame:
     """Records of Spark's Kafka source (stream or batch); `ingested_at` is stamped by who reads
-    them (`settlement.tables.stamped`)."""
+    them (`settlement.schema.stamped`)."""
     return loaded.select(
         "topic",
         F.col("partition").cast("long").alias("partition"),

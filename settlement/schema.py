@@ -11,6 +11,8 @@ from enum import Enum
 from typing import Annotated, Literal, Union, get_args, get_origin
 
 from pydantic import AwareDatetime, BaseModel
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 from pyspark.sql.types import (
     ArrayType,
     BinaryType,
@@ -76,3 +78,19 @@ def spark_schema(*models: type[BaseModel], nullable: bool | None = None) -> Stru
                 StructField(name, spark_type(field.annotation), nullable or nullable_field or not field.is_required())
             )
     return StructType(fields)
+
+
+_STAMP_TYPES: dict[type, DataType] = {datetime: TimestampType(), int: LongType(), str: StringType()}
+
+
+def stamped(rows: DataFrame, **values: datetime | int | str) -> DataFrame:
+    """`rows` with a column per value, the same on every row: the batch's time, query and id.
+    (Here, not with the tables: validation stamps its quarantine rows, and executors, which import
+    validation, have no Delta.)
+
+    They come in as a one-row broadcast, not as literals: Spark writes a timestamp or number
+    literal into the code it generates for a stage, so a value new in every batch made every batch
+    compile its stages again, and the JIT compile them after it (docs/performance.md).
+    """
+    schema = StructType([StructField(name, _STAMP_TYPES[type(value)], False) for name, value in values.items()])
+    return rows.crossJoin(F.broadcast(rows.sparkSession.createDataFrame([tuple(values.values())], schema)))

@@ -18,7 +18,8 @@ from pyspark.sql import functions as F
 
 from settlement.config import KafkaSettings, StorageSettings
 from settlement.contract import Classification
-from settlement.tables import APPROVAL_DAILY_STATS, delta, read, retry_on_conflict, snapshot, stamped
+from settlement.schema import stamped
+from settlement.tables import APPROVAL_DAILY_STATS, delta, read, retry_on_conflict, snapshot
 
 KEY = ("merchant_number", "approval_date", "payment_action_type", "payment_method_type")
 

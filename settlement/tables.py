@@ -20,8 +20,6 @@ from delta import exceptions as delta_errors
 from delta.tables import DeltaTable
 from pydantic import AwareDatetime, BaseModel, Field
 from pyspark.sql import DataFrame, Row, SparkSession
-from pyspark.sql import functions as F
-from pyspark.sql.types import DataType, LongType, StringType, StructField, StructType, TimestampType
 
 from settlement.config import StorageSettings
 from settlement.contract import (
@@ -323,20 +321,6 @@ def retry_on_conflict(write: Callable[P, R]) -> Callable[P, R]:
 def frame(spark: SparkSession, model: type[BaseModel], rows: list[BaseModel]) -> DataFrame:
     """Validated rows of a model as a DataFrame of its derived schema."""
     return spark.createDataFrame([tuple(row.model_dump().values()) for row in rows], spark_schema(model))
-
-
-_STAMP_TYPES: dict[type, DataType] = {datetime: TimestampType(), int: LongType(), str: StringType()}
-
-
-def stamped(rows: DataFrame, **values: datetime | int | str) -> DataFrame:
-    """`rows` with a column per value, the same on every row: the batch's time, query and id.
-
-    They come in as a one-row broadcast, not as literals: Spark writes a timestamp or number
-    literal into the code it generates for a stage, so a value new in every batch made every batch
-    compile its stages again, and the JIT compile them after it (docs/performance.md).
-    """
-    schema = StructType([StructField(name, _STAMP_TYPES[type(value)], False) for name, value in values.items()])
-    return rows.crossJoin(F.broadcast(rows.sparkSession.createDataFrame([tuple(values.values())], schema)))
 
 
 def conform(rows: DataFrame, name: str) -> DataFrame:

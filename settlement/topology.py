@@ -49,6 +49,7 @@ from settlement.config import KafkaSettings, Settings
 from settlement.contract import Classification
 from settlement.metrics import Metrics
 from settlement.records import kafka_records, kafka_source, topic_records
+from settlement.schema import stamped
 from settlement.tables import (
     DAY_CLOSE,
     PAYMENT_LOG,
@@ -60,7 +61,6 @@ from settlement.tables import (
     conform,
     create_tables,
     frame,
-    stamped,
     transaction,
 )
 
@@ -169,7 +169,7 @@ class Settlement:
         self._last_batch = batch_id
         writes = replay.BatchWrites(spark, storage, app, batch_id, run_before)
         with stage("read, validate, dedup"):
-            # Every time a batch stamps its rows with is its start (`tables.stamped`).
+            # Every time a batch stamps its rows with is its start (`schema.stamped`).
             parsed = stamped(records, ingested_at=started).persist()
             tally = validation.tally(parsed)
         accepted: Counter[str]

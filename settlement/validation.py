@@ -26,8 +26,7 @@ from pyspark.sql.types import StringType, StructField
 
 from settlement import fast_path
 from settlement.contract import MESSAGE, Finish, Payment, PaymentMessage
-from settlement.schema import spark_schema
-from settlement.tables import stamped
+from settlement.schema import spark_schema, stamped
 
 if TYPE_CHECKING:
     from pyspark.sql._typing import UserDefinedFunctionLike
