@@ -80,9 +80,6 @@ def spark_schema(*models: type[BaseModel], nullable: bool | None = None) -> Stru
     return StructType(fields)
 
 
-_STAMP_TYPES: dict[type, DataType] = {datetime: TimestampType(), int: LongType(), str: StringType()}
-
-
 def stamped(rows: DataFrame, **values: datetime | int | str) -> DataFrame:
     """`rows` with a column per value, the same on every row: the batch's time, query and id.
     (Here, not with the tables: validation stamps its quarantine rows, and executors, which import
@@ -92,5 +89,7 @@ def stamped(rows: DataFrame, **values: datetime | int | str) -> DataFrame:
     literal into the code it generates for a stage, so a value new in every batch made every batch
     compile its stages again, and the JIT compile them after it (docs/performance.md).
     """
-    schema = StructType([StructField(name, _STAMP_TYPES[type(value)], False) for name, value in values.items()])
+    # Every stamp is an instant (an aware datetime), not Seoul wall-clock time.
+    kinds = {name: AwareDatetime if isinstance(value, datetime) else type(value) for name, value in values.items()}
+    schema = StructType([StructField(name, spark_type(kind), False) for name, kind in kinds.items()])
     return rows.crossJoin(F.broadcast(rows.sparkSession.createDataFrame([tuple(values.values())], schema)))

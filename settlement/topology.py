@@ -169,7 +169,7 @@ class Settlement:
         self._last_batch = batch_id
         writes = replay.BatchWrites(spark, storage, app, batch_id, run_before)
         with stage("read, validate, dedup"):
-            # Every time a batch stamps its rows with is its start (`schema.stamped`).
+            # The batch's start is the one time its rows carry (`schema.stamped`).
             parsed = stamped(records, ingested_at=started).persist()
             tally = validation.tally(parsed)
         accepted: Counter[str]
