@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from math import gcd
+
+from delta.tables import DeltaTable
 from pyspark.sql.types import DateType, LongType, StringType, TimestampNTZType, TimestampType
 
 from settlement.contract import Payment
 from settlement.schema import spark_schema
-from settlement.tables import TABLES, SettlementBaseRow, create_tables, read
+from settlement.tables import (
+    CHECKPOINT_INTERVAL,
+    CHECKPOINT_INTERVALS,
+    PAYMENT_LOG,
+    TABLES,
+    SettlementBaseRow,
+    create_tables,
+    delta,
+    read,
+)
 from settlement.validation import PARSED
 
 
@@ -38,3 +50,26 @@ def test_tables_are_created_with_the_model_schemas(spark, tmp_path):
     create_tables(spark, storage)
     for name, (model, _) in TABLES.items():
         assert read(spark, storage, name).schema == spark_schema(model), name
+
+
+def test_no_two_tables_of_the_stream_checkpoint_their_logs_in_the_same_batch_but_rarely():
+    # Their versions move together, one commit a batch: two coincide at the product of their intervals.
+    intervals = sorted(CHECKPOINT_INTERVALS.values())
+    assert all(gcd(a, b) == 1 for i, a in enumerate(intervals) for b in intervals[i + 1 :])
+    assert intervals[0] * intervals[1] > 1000
+
+
+def test_tables_carry_their_checkpoint_interval_and_older_tables_gain_it(spark, tmp_path):
+    from settlement.config import StorageSettings
+
+    storage = StorageSettings(root=str(tmp_path), checkpoint=str(tmp_path / "c"))
+    # The payment log as an earlier version made it: Delta's default interval.
+    DeltaTable.create(spark).location(storage.table(PAYMENT_LOG)).addColumns(
+        spark_schema(TABLES[PAYMENT_LOG][0])
+    ).execute()
+    create_tables(spark, storage)
+    for name in TABLES:
+        properties = delta(spark, storage, name).detail().first().properties
+        assert properties.get(CHECKPOINT_INTERVAL) == (
+            str(CHECKPOINT_INTERVALS[name]) if name in CHECKPOINT_INTERVALS else None
+        ), name
