@@ -13,6 +13,10 @@ id, N), and a batch Spark runs again after a crash skips the writes it finds mar
 (`settlement.replay`), so it changes nothing twice; its state is the state it had the first time,
 so it marks the same copies first accepted.
 
+In a batch, the log, the quarantine and day close are written beside the base (`beside`: a thread
+of their own), and the batch's counts beside the statistics topic; the statistics MERGE, whose
+transaction id is a setting of the session, alone.
+
 Records come in as `settlement.records` makes them (their bytes as sent, and as the log keeps
 them). A batch that fails is handed to `settlement.guard`, which reads the batch's records again
 and names the record that fails it; records an operator held are quarantined by validation
@@ -25,10 +29,13 @@ import functools
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from typing import cast
 
+from py4j.java_gateway import JVMView
+from pyspark import InheritableThread
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
@@ -178,47 +185,54 @@ class Settlement:
         # The marks, and a start's transaction ids, go on the batch's own session: Spark runs each
         # batch in a clone of the stream's, and a conf set elsewhere would not reach its writes.
         with writes.marked():
-            if writes.due(PAYMENT_LOG):
-                with stage("payment_log"):
-                    append(parsed, storage, PAYMENT_LOG)
-            if tally.quarantined > tally.held and writes.due(QUARANTINE):
-                with stage("quarantine"):
-                    append(validation.rejected(parsed.where(~F.col("held")), started), storage, QUARANTINE)
             if tally.held:
                 # A transaction of its own: the batch's may have committed its other quarantine
                 # rows before it failed on the record now held.
                 held_app = f"{app}-held"
                 with stage("quarantine"), transaction(spark, held_app, batch_id, replay.mark(held_app, batch_id)):
                     append(validation.rejected(parsed.where("held"), started), storage, QUARANTINE)
-            if tally.payments:
-                with stage("classify, payout rule, base"):
-                    payouts = base_table.derive(
-                        validation.payments(parsed.where("first_accepted")),
-                        reference.merchants(spark, storage),
-                        reference.payout_rules(spark, storage),
-                    )
-                    accepted_rows = base_table.base_rows(payouts, self.query_id, batch_id, started).persist()
-                    accepted, settled = base_table.tally_accepted(accepted_rows)
-                    inserted = (
-                        base_table.insert_new(spark, storage, accepted_rows, among=base_table.BACKFILLED)
-                        if accepted and writes.due(SETTLEMENT_BASE)
-                        else 0
-                    )
-                    if inserted != accepted.total():
-                        # A backfill accepted some of them first, or this batch ran before and
-                        # its insert is in: the base has the rows this batch accepted.
-                        accepted_rows.unpersist()
-                        accepted_rows = base_table.accepted_in(spark, storage, self.query_id, batch_id).persist()
+
+            def log_and_quarantine() -> None:
+                if writes.due(PAYMENT_LOG):
+                    with stage("payment_log"):
+                        append(parsed, storage, PAYMENT_LOG)
+                if tally.quarantined > tally.held and writes.due(QUARANTINE):
+                    with stage("quarantine"):
+                        append(validation.rejected(parsed.where(~F.col("held")), started), storage, QUARANTINE)
+                if tally.finish and writes.due(DAY_CLOSE):
+                    with stage("day_close"):
+                        day_close.record(spark, self.settings, validation.finishes(parsed))
+
+            # The base first, the rest of the batch's records beside it: it is what makes a payment
+            # visible, and while one write's tasks run on the cores another's commit runs on the driver.
+            with beside(spark, log_and_quarantine):
+                if tally.payments:
+                    with stage("classify, payout rule, base"):
+                        payouts = base_table.derive(
+                            validation.payments(parsed.where("first_accepted")),
+                            reference.merchants(spark, storage),
+                            reference.payout_rules(spark, storage),
+                        )
+                        accepted_rows = base_table.base_rows(payouts, self.query_id, batch_id, started).persist()
                         accepted, settled = base_table.tally_accepted(accepted_rows)
+                        inserted = (
+                            base_table.insert_new(spark, storage, accepted_rows, among=base_table.BACKFILLED)
+                            if accepted and writes.due(SETTLEMENT_BASE)
+                            else 0
+                        )
+                        if inserted != accepted.total():
+                            # A backfill accepted some of them first, or this batch ran before and
+                            # its insert is in: the base has the rows this batch accepted.
+                            accepted_rows.unpersist()
+                            accepted_rows = base_table.accepted_in(spark, storage, self.query_id, batch_id).persist()
+                            accepted, settled = base_table.tally_accepted(accepted_rows)
+            # Alone: its transaction id is a setting of the session, which a write beside it would carry too.
             if settled:
                 with stage("statistics"):
                     stats = statistics.grouped(accepted_rows, started).persist()
                     # Always a transaction id: the fence against backfills (`statistics_fence`).
                     with transaction(spark, app, statistics_fence.stream_version(batch_id)):
                         statistics.add(spark, storage, stats, settled)
-            if tally.finish and writes.due(DAY_CLOSE):
-                with stage("day_close"):
-                    day_close.record(spark, self.settings, validation.finishes(parsed))
             counts = SettlementBatchRow(
                 batch_id=batch_id,
                 records_in=tally.records_in,
@@ -230,14 +244,18 @@ class Settlement:
                 started_at=started,
                 duration_ms=int((time.monotonic() - clock) * 1000),
             )
-            if writes.due(SETTLEMENT_BATCHES):
-                with stage("batch counts"):
-                    append(frame(spark, SettlementBatchRow, [counts]), storage, SETTLEMENT_BATCHES)
-        if settled:
-            with stage("statistics topic"):
-                changes = statistics.messages(statistics.changed(spark, storage, stats, settled))
-                statistics.publish(changes, self.settings.kafka)
-            stats.unpersist()
+
+            def count_batch() -> None:
+                if writes.due(SETTLEMENT_BATCHES):
+                    with stage("batch counts"):
+                        append(frame(spark, SettlementBatchRow, [counts]), storage, SETTLEMENT_BATCHES)
+
+            with beside(spark, count_batch):
+                if settled:
+                    with stage("statistics topic"):
+                        changes = statistics.messages(statistics.changed(spark, storage, stats, settled))
+                        statistics.publish(changes, self.settings.kafka)
+                    stats.unpersist()
         if tally.payments:
             accepted_rows.unpersist()
         parsed.unpersist()
@@ -262,6 +280,32 @@ class Settlement:
         )
         if self.metrics is not None:
             self.metrics.batch(counts, spent)
+
+
+@contextmanager
+def beside(spark: SparkSession, work: Callable[[], None]) -> Iterator[None]:
+    """Runs `work` in a thread of its own while the block runs; the block's end waits for it, and
+    raises what it raised. Spark's `InheritableThread` gives it the caller's job properties (the
+    batch's: the Spark UI, and a stopping stream's cancel, go by them); it makes `spark` its active
+    session, whose settings (the batch's mark) Delta's commits read."""
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        jvm = cast(JVMView, spark._jvm)  # a classic session's gateway, set when it was made
+        jvm.org.apache.spark.sql.classic.SparkSession.setActiveSession(spark._jsparkSession)
+        try:
+            work()
+        except BaseException as failure:
+            failures.append(failure)
+
+    thread = InheritableThread(run, name=getattr(work, "__name__", "beside"))
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+    if failures:
+        raise failures[0]
 
 
 @contextmanager
