@@ -192,7 +192,7 @@ class Settlement:
                 with stage("quarantine"), transaction(spark, held_app, batch_id, replay.mark(held_app, batch_id)):
                     append(validation.rejected(parsed.where("held"), started), storage, QUARANTINE)
 
-            def log_and_quarantine() -> None:
+            def log_quarantine_and_close_days() -> None:
                 if writes.due(PAYMENT_LOG):
                     with stage("payment_log"):
                         append(parsed, storage, PAYMENT_LOG)
@@ -205,7 +205,7 @@ class Settlement:
 
             # The base first, the rest of the batch's records beside it: it is what makes a payment
             # visible, and while one write's tasks run on the cores another's commit runs on the driver.
-            with beside(spark, log_and_quarantine):
+            with beside(spark, log_quarantine_and_close_days):
                 if tally.payments:
                     with stage("classify, payout rule, base"):
                         payouts = base_table.derive(
