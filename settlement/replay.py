@@ -97,7 +97,8 @@ class BatchWrites:
         self.app_id, self.batch_id = app_id, batch_id
         # Whether Spark may have run this batch before: a start's first batch.
         self.run_before = run_before
-        self._since: datetime | None = None
+        # When the batch began, read once here: `due` is asked from two threads at once.
+        self._since = checkpoint.batch_started(spark, storage, batch_id) if run_before else None
 
     def marked(self) -> AbstractContextManager[None]:
         """Commits made inside carry the batch's mark; a start's first batch's, its transaction id too."""
@@ -109,6 +110,5 @@ class BatchWrites:
     def due(self, name: str) -> bool:
         if not self.run_before:
             return True
-        if self._since is None:
-            self._since = checkpoint.batch_started(self.spark, self.storage, self.batch_id)
+        assert self._since is not None  # read with run_before
         return not written(self.spark, self.storage, name, self.app_id, self.batch_id, self._since)

@@ -288,15 +288,16 @@ def beside(spark: SparkSession, work: Callable[[], None]) -> Iterator[None]:
     raises what it raised. Spark's `InheritableThread` gives it the caller's job properties (the
     batch's: the Spark UI, and a stopping stream's cancel, go by them); it makes `spark` its active
     session, whose settings (the batch's mark) Delta's commits read."""
-    failures: list[BaseException] = []
+    failure: BaseException | None = None
 
     def run() -> None:
+        nonlocal failure
         jvm = cast(JVMView, spark._jvm)  # a classic session's gateway, set when it was made
         jvm.org.apache.spark.sql.classic.SparkSession.setActiveSession(spark._jsparkSession)
         try:
             work()
-        except BaseException as failure:
-            failures.append(failure)
+        except BaseException as raised:
+            failure = raised
 
     thread = InheritableThread(run, name=getattr(work, "__name__", "beside"))
     thread.start()
@@ -304,8 +305,8 @@ def beside(spark: SparkSession, work: Callable[[], None]) -> Iterator[None]:
         yield
     finally:
         thread.join()
-    if failures:
-        raise failures[0]
+    if failure is not None:
+        raise failure
 
 
 @contextmanager

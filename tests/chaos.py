@@ -5,9 +5,9 @@
 While payments are produced in chunks, `spark-submit jobs/settlement.py` runs continuously and its
 driver is killed with SIGKILL (its whole process group) at chosen moments: right after a
 payment_log commit (inside foreachBatch, while the base is written beside it), right after the base
-MERGE (before the statistics), and at random. The broker is stopped for a while and started again; a payout rule and
-a merchant change at a batch boundary the run controls (after an --available-now catch-up);
-OPTIMIZE compacts the base and the statistics beside the stream. At the end the tables are checked
+MERGE (before the statistics), and at random. The broker is stopped for a while and started again;
+a payout rule and a merchant change at a batch boundary the run controls (after an --available-now
+catch-up); OPTIMIZE compacts the base and the statistics beside the stream. At the end the tables are checked
 against tests/reference.py, with batch membership read from the checkpoint's offset log.
 """
 
