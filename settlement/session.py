@@ -12,6 +12,8 @@ from pyspark.sql import SparkSession
 from settlement.config import SparkSettings
 from settlement.exits import CannotRun
 
+LOCAL_FILE_SYSTEM = "settlement.LocalFileSystem"
+
 
 class JarMissing(CannotRun):
     """A class of the project's jar is not on Spark's classpath; the message is the one line we print."""
@@ -95,7 +97,25 @@ def spark_session(settings: SparkSettings, app_name: str = "settlement") -> Spar
         builder = builder.config("spark.jars", ",".join(jars))
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(settings.log_level)
+    if (spark.sparkContext.master or "").startswith("local"):
+        _local_files_without_processes(spark)
     return spark
+
+
+def _local_files_without_processes(spark: SparkSession) -> None:
+    """Local paths through the project's file system (`jvm/settlement/LocalFileSystem.java`),
+    which sets a file's permissions without running `chmod`. Set here, not as a Spark setting:
+    spark-submit reads its jars through the local file system before they are on the classpath,
+    and keeps that file system; closing it makes the next one ours."""
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()
+    if hadoop.get("fs.file.impl") == LOCAL_FILE_SYSTEM:
+        return
+    project_class(spark, "LocalFileSystem")  # the jar is there, or one line says how to build it
+    hadoop.set("fs.file.impl", LOCAL_FILE_SYSTEM)
+    hadoop.set("fs.AbstractFileSystem.file.impl", "settlement.LocalFs")
+    jvm = spark._jvm
+    assert jvm is not None  # a classic session's gateway, set when it was made
+    jvm.org.apache.hadoop.fs.FileSystem.getLocal(hadoop).close()
 
 
 def project_class(spark: SparkSession, name: str) -> JavaClass:

@@ -1,0 +1,66 @@
+package settlement;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.EnumSet;
+import java.util.Set;
+
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.RawLocalFileSystem;
+import org.apache.hadoop.fs.permission.FsPermission;
+
+/**
+ * Hadoop's file system for local paths (`fs.file.impl`, set by settlement/session.py), without a
+ * process per file. Without Hadoop's native library, which pyspark does not bring, Hadoop runs
+ * `chmod` for every file and folder it creates on a local disk, and `readlink` each time Spark's
+ * checkpoint renames a file: some 40 processes a second under the bench's steady load, each
+ * started from the driver's JVM while a task or the stream's thread waits for it
+ * (docs/performance.md). This one sets the same permissions through java.nio, and leaves links
+ * to Hadoop.
+ */
+public class LocalFileSystem extends org.apache.hadoop.fs.LocalFileSystem {
+
+  public LocalFileSystem() {
+    super(new Raw());
+  }
+
+  /** The file system under the checksums; `LocalFs` serves it to Hadoop's FileContext too. */
+  static final class Raw extends RawLocalFileSystem {
+
+    private static final PosixFilePermission[] BITS = {
+      PosixFilePermission.OTHERS_EXECUTE,
+      PosixFilePermission.OTHERS_WRITE,
+      PosixFilePermission.OTHERS_READ,
+      PosixFilePermission.GROUP_EXECUTE,
+      PosixFilePermission.GROUP_WRITE,
+      PosixFilePermission.GROUP_READ,
+      PosixFilePermission.OWNER_EXECUTE,
+      PosixFilePermission.OWNER_WRITE,
+      PosixFilePermission.OWNER_READ,
+    };
+
+    @Override
+    public void setPermission(Path path, FsPermission permission) throws IOException {
+      short mode = permission.toShort();
+      Set<PosixFilePermission> permissions = EnumSet.noneOf(PosixFilePermission.class);
+      for (int bit = 0; bit < BITS.length; bit++) {
+        if ((mode & (1 << bit)) != 0) {
+          permissions.add(BITS[bit]);
+        }
+      }
+      Files.setPosixFilePermissions(pathToFile(path).toPath(), permissions);
+    }
+
+    // Hadoop hands `readlink` the path with its scheme (file:/...), which it cannot read, so
+    // for anything but a link the answer was always the file's status.
+    @Override
+    public FileStatus getFileLinkStatus(Path path) throws IOException {
+      if (Files.isSymbolicLink(pathToFile(path).toPath())) {
+        return super.getFileLinkStatus(path);
+      }
+      return getFileStatus(path);
+    }
+  }
+}
