@@ -14,9 +14,9 @@ import org.apache.hadoop.fs.permission.FsPermission;
 /**
  * Hadoop's file system for local paths (`fs.file.impl`, set by settlement/session.py), without a
  * process per file. Without Hadoop's native library, which pyspark does not bring, Hadoop runs
- * `chmod` for every file and folder it creates on a local disk, and `readlink` each time Spark's
- * checkpoint renames a file: some 40 processes a second under the bench's steady load, each
- * started from the driver's JVM while a task or the stream's thread waits for it
+ * `chmod` for every file and folder it creates on a local disk, and `readlink` each time Delta's
+ * log or Spark's checkpoint renames a file: some 40 processes a second under the bench's steady
+ * load, each started from the driver's JVM while a task or the committing thread waits for it
  * (docs/performance.md). This one sets the same permissions through java.nio, and leaves links
  * to Hadoop.
  */

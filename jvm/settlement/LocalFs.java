@@ -13,9 +13,9 @@ import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.local.LocalConfigKeys;
 
 /**
- * `LocalFileSystem` for Hadoop's FileContext (`fs.AbstractFileSystem.file.impl`), which Spark's
- * streaming checkpoint and state store write through: Hadoop's own `LocalFs` would make its own
- * raw file system, and run its processes.
+ * `LocalFileSystem` for Hadoop's FileContext (`fs.AbstractFileSystem.file.impl`), which Delta's
+ * log, Spark's streaming checkpoint and its state store write through: Hadoop's own `LocalFs`
+ * would make its own raw file system, and run its processes.
  */
 public class LocalFs extends ChecksumFs {
 
