@@ -1,6 +1,6 @@
 """Local paths go through the project's file system (`jvm/settlement/LocalFileSystem.java`), for
-Hadoop's FileSystem and its FileContext alike (Spark's streaming checkpoint writes through the
-latter): files and folders get the permissions Hadoop's own file system gives them, a rename
+Hadoop's FileSystem and its FileContext alike (Delta's log and Spark's checkpoint write through
+the latter): files and folders get the permissions Hadoop's own file system gives them, a rename
 replaces, and a file's or a link's status is the one Hadoop's own gives."""
 
 from __future__ import annotations

@@ -2,9 +2,7 @@ package settlement;
 
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.attribute.PosixFilePermission;
-import java.util.EnumSet;
-import java.util.Set;
+import java.nio.file.attribute.PosixFilePermissions;
 
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.Path;
@@ -29,28 +27,12 @@ public class LocalFileSystem extends org.apache.hadoop.fs.LocalFileSystem {
   /** The file system under the checksums; `LocalFs` serves it to Hadoop's FileContext too. */
   static final class Raw extends RawLocalFileSystem {
 
-    private static final PosixFilePermission[] BITS = {
-      PosixFilePermission.OTHERS_EXECUTE,
-      PosixFilePermission.OTHERS_WRITE,
-      PosixFilePermission.OTHERS_READ,
-      PosixFilePermission.GROUP_EXECUTE,
-      PosixFilePermission.GROUP_WRITE,
-      PosixFilePermission.GROUP_READ,
-      PosixFilePermission.OWNER_EXECUTE,
-      PosixFilePermission.OWNER_WRITE,
-      PosixFilePermission.OWNER_READ,
-    };
-
     @Override
     public void setPermission(Path path, FsPermission permission) throws IOException {
-      short mode = permission.toShort();
-      Set<PosixFilePermission> permissions = EnumSet.noneOf(PosixFilePermission.class);
-      for (int bit = 0; bit < BITS.length; bit++) {
-        if ((mode & (1 << bit)) != 0) {
-          permissions.add(BITS[bit]);
-        }
-      }
-      Files.setPosixFilePermissions(pathToFile(path).toPath(), permissions);
+      String symbols = permission.getUserAction().SYMBOL
+          + permission.getGroupAction().SYMBOL
+          + permission.getOtherAction().SYMBOL;
+      Files.setPosixFilePermissions(pathToFile(path).toPath(), PosixFilePermissions.fromString(symbols));
     }
 
     // Hadoop hands `readlink` the path with its scheme (file:/...), which it cannot read, so
