@@ -14,18 +14,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow.fs as pafs
-from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from settlement.config import StorageSettings
 
 
+def _exists(spark: SparkSession, path: str) -> bool:
+    """Whether the checkpoint has this file or folder yet. Asked first, because Spark's reader logs
+    a stack trace for a path that is not there before it raises: twice on every new checkpoint."""
+    hadoop = spark._jvm.org.apache.hadoop.fs.Path(path)  # type: ignore[union-attr]  # a classic session
+    return bool(hadoop.getFileSystem(spark._jsparkSession.sessionState().newHadoopConf()).exists(hadoop))
+
+
 def _last_line(spark: SparkSession, path: str) -> dict[str, Any] | None:
-    try:
-        lines = [row.value for row in spark.read.text(path).collect()]
-    except AnalysisException:
+    if not _exists(spark, path):
         return None
+    lines = [row.value for row in spark.read.text(path).collect()]
     return json.loads(lines[-1]) if lines else None
 
 
@@ -45,11 +50,11 @@ def query_id(spark: SparkSession, storage: StorageSettings) -> str | None:
 
 def committed_batch(spark: SparkSession, storage: StorageSettings) -> int | None:
     """The stream's last batch committed: everything it wrote is in the tables and its state."""
-    try:
-        files = spark.read.text(f"{storage.checkpoint}/commits").select(F.input_file_name().alias("file"))
-        batches = [int(row.file.rsplit("/", 1)[-1]) for row in files.distinct().collect()]
-    except AnalysisException:
+    commits = f"{storage.checkpoint}/commits"
+    if not _exists(spark, commits):
         return None
+    files = spark.read.text(commits).select(F.input_file_name().alias("file"))
+    batches = [int(row.file.rsplit("/", 1)[-1]) for row in files.distinct().collect()]
     return max(batches, default=None)
 
 

@@ -28,3 +28,6 @@ def configure(form: str, level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLines() if form == "json" else logging.Formatter("%(asctime)s %(name)s %(message)s"))
     logging.basicConfig(level=level, handlers=[handler], force=True)
+    # py4j says at INFO each time the JVM calls into Python and each connection it closes: lines
+    # a batch that tell an operator nothing.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
