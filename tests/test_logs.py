@@ -25,7 +25,7 @@ def jvm_log(spark) -> Iterator[object]:
     config = context.getConfiguration()
     writer = jvm.java.io.StringWriter()
     appender = jvm.org.apache.logging.log4j.core.appender.WriterAppender.createAppender(
-        None, None, writer, "test-checkpoint", False, True
+        None, None, writer, "test-logs", False, True
     )
     appender.start()
     config.getRootLogger().addAppender(appender, None, None)
@@ -33,7 +33,7 @@ def jvm_log(spark) -> Iterator[object]:
     try:
         yield writer
     finally:
-        config.getRootLogger().removeAppender("test-checkpoint")
+        config.getRootLogger().removeAppender("test-logs")
         context.updateLoggers()
         appender.stop()
 
