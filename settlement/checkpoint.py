@@ -2,29 +2,39 @@
 
 Spark does not document its checkpoint's layout; these are its files as Spark 4 writes them:
 `metadata` (the query id), `offsets/N` (where batch N ends, per partition), `commits/N` (batch N is
-done), `sources/0/0` (where the first batch starts). The job reads them through Spark, so that any
-file system the checkpoint is on serves; `Files` reads them without a JVM, through pyarrow's file
-systems (local, S3, GCS, HDFS), for `python -m settlement status`.
+done), `sources/0/0` (where the first batch starts). The job lists them with the session's Hadoop
+file system and reads them through Spark, so that any file system the checkpoint is on serves;
+`Files` reads them without a JVM, through pyarrow's file systems (local, S3, GCS, HDFS), for
+`python -m settlement status`.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pyarrow.fs as pafs
+from py4j.java_gateway import JavaObject, JVMView
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from settlement.config import StorageSettings
 
 
+def _hadoop(spark: SparkSession, path: str) -> tuple[JavaObject, JavaObject]:
+    """The session's Hadoop file system for `path` (the configuration Spark's own reader uses), and
+    the path as Hadoop's."""
+    jvm = cast(JVMView, spark._jvm)  # a classic session's gateway, set when it was made
+    hadoop = jvm.org.apache.hadoop.fs.Path(path)
+    return hadoop.getFileSystem(spark._jsparkSession.sessionState().newHadoopConf()), hadoop
+
+
 def _exists(spark: SparkSession, path: str) -> bool:
     """Whether the checkpoint has this file or folder yet. Asked first, because Spark's reader logs
     a stack trace for a path that is not there before it raises: twice on every new checkpoint."""
-    hadoop = spark._jvm.org.apache.hadoop.fs.Path(path)  # type: ignore[union-attr]  # a classic session
-    return bool(hadoop.getFileSystem(spark._jsparkSession.sessionState().newHadoopConf()).exists(hadoop))
+    fs, hadoop = _hadoop(spark, path)
+    return bool(fs.exists(hadoop))
 
 
 def _last_line(spark: SparkSession, path: str) -> dict[str, Any] | None:
@@ -50,12 +60,12 @@ def query_id(spark: SparkSession, storage: StorageSettings) -> str | None:
 
 def committed_batch(spark: SparkSession, storage: StorageSettings) -> int | None:
     """The stream's last batch committed: everything it wrote is in the tables and its state."""
-    commits = f"{storage.checkpoint}/commits"
-    if not _exists(spark, commits):
+    fs, commits = _hadoop(spark, f"{storage.checkpoint}/commits")
+    if not fs.exists(commits):
         return None
-    files = spark.read.text(commits).select(F.input_file_name().alias("file"))
-    batches = [int(row.file.rsplit("/", 1)[-1]) for row in files.distinct().collect()]
-    return max(batches, default=None)
+    # A commit's name is its batch; what else is there (checksums, a commit being written) is not.
+    names = (status.getPath().getName() for status in fs.listStatus(commits))
+    return max((int(name) for name in names if name.isdigit()), default=None)
 
 
 def _offsets_file(batch_id: int) -> str:
