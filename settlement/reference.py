@@ -1,8 +1,8 @@
 """Reference data (the GlobalKTable of the original design): merchants and payout rules.
 
 Operators keep them as CSV files in `conf/`; `load` validates every row against its model and
-replaces the Delta table in one commit. The stream reads the tables afresh each batch, so a change
-applies to the records processed after it lands, without a restart.
+replaces the Delta table in one commit. The stream's batches join the tables' latest versions
+(`Latest`), so a change applies to the records processed after it lands, without a restart.
 """
 
 from __future__ import annotations
@@ -14,7 +14,17 @@ from pydantic import BaseModel, ValidationError
 from pyspark.sql import DataFrame, SparkSession
 
 from settlement.config import ConfigError, Settings, StorageSettings
-from settlement.tables import MERCHANTS, PAYOUT_RULES, TABLES, MerchantRow, PayoutRuleRow, frame, read
+from settlement.tables import (
+    MERCHANTS,
+    PAYOUT_RULES,
+    TABLES,
+    MerchantRow,
+    PayoutRuleRow,
+    frame,
+    read,
+    snapshot,
+    version,
+)
 
 # What identifies a row of each reference file: a merchant listed twice would classify its payments
 # twice, and two rules of one id would leave the contract's precedence without its last word.
@@ -63,3 +73,29 @@ def merchants(spark: SparkSession, storage: StorageSettings) -> DataFrame:
 
 def payout_rules(spark: SparkSession, storage: StorageSettings) -> DataFrame:
     return read(spark, storage, PAYOUT_RULES)
+
+
+class Latest:
+    """The reference tables as a stream's batches join them: each table read at its latest version
+    and kept in Spark's cache until a batch finds a newer one. A batch then costs each table a
+    listing of its log, where a read would also plan the table's scan (a Spark job over its files'
+    statistics) before the base's insert could begin."""
+
+    def __init__(self, storage: StorageSettings) -> None:
+        self.storage = storage
+        self._held: dict[str, tuple[int, DataFrame]] = {}
+
+    def merchants(self, spark: SparkSession) -> DataFrame:
+        return self._table(spark, MERCHANTS)
+
+    def payout_rules(self, spark: SparkSession) -> DataFrame:
+        return self._table(spark, PAYOUT_RULES)
+
+    def _table(self, spark: SparkSession, name: str) -> DataFrame:
+        latest = version(spark, self.storage, name)
+        held = self._held.get(name)
+        if held is None or held[0] != latest:
+            if held is not None:
+                held[1].unpersist()
+            held = self._held[name] = (latest, snapshot(spark, self.storage, name, at=latest).persist())
+        return held[1]

@@ -118,6 +118,7 @@ class Settlement:
         self.metrics = metrics
         self._query_id: str | None = None
         self._holds: list[validation.Hold] | None = None
+        self.reference = reference.Latest(settings.storage)
         # The last batch this function began: a batch at or below it, or the first, may have run before.
         self._last_batch: int | None = None
         # The last batch that failed, with the record that fails it when one does (`guard`).
@@ -160,7 +161,7 @@ class Settlement:
                 records,
                 error,
                 lambda some: outputs(
-                    some, self.holds, reference.merchants(spark, storage), reference.payout_rules(spark, storage)
+                    some, self.holds, self.reference.merchants(spark), self.reference.payout_rules(spark)
                 ),
             )
             raise guard.BatchFailed(self.failure.line(self.settings.kafka.payment_topic)) from error
@@ -210,8 +211,8 @@ class Settlement:
                     with stage("classify, payout rule, base"):
                         payouts = base_table.derive(
                             validation.payments(parsed.where("first_accepted")),
-                            reference.merchants(spark, storage),
-                            reference.payout_rules(spark, storage),
+                            self.reference.merchants(spark),
+                            self.reference.payout_rules(spark),
                         )
                         accepted_rows = base_table.base_rows(payouts, self.query_id, batch_id, started).persist()
                         accepted, settled = base_table.tally_accepted(accepted_rows)
