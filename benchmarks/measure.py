@@ -176,7 +176,7 @@ def classifiers(spark: SparkSession, job: Settings, repeats: int = 2) -> dict[st
     `repeats`, each forced through a no-op sink)."""
     payments = read(spark, job.storage, SETTLEMENT_BASE).drop("classification").cache()
     rows = payments.count()
-    merchants = reference.merchants(spark, job.storage)
+    merchants = read(spark, job.storage, MERCHANTS)
     rates = {}
     for name, implementation in IMPLEMENTATIONS.items():
         seconds = []

@@ -12,21 +12,21 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import pyarrow.fs as pafs
-from py4j.java_gateway import JavaObject, JVMView
+from py4j.java_gateway import JavaObject
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from settlement.config import StorageSettings
+from settlement.session import jvm
 
 
 def _hadoop(spark: SparkSession, path: str) -> tuple[JavaObject, JavaObject]:
     """The session's Hadoop file system for `path` (the configuration Spark's own reader uses), and
     the path as Hadoop's."""
-    jvm = cast(JVMView, spark._jvm)  # a classic session's gateway, set when it was made
-    hadoop = jvm.org.apache.hadoop.fs.Path(path)
+    hadoop = jvm(spark).org.apache.hadoop.fs.Path(path)
     return hadoop.getFileSystem(spark._jsparkSession.sessionState().newHadoopConf()), hadoop
 
 

@@ -21,7 +21,6 @@ from settlement.tables import (
     MerchantRow,
     PayoutRuleRow,
     frame,
-    read,
     snapshot,
     version,
 )
@@ -65,14 +64,6 @@ def load(spark: SparkSession, settings: Settings) -> dict[str, int]:
     write(spark, settings.storage, MERCHANTS, merchants)
     write(spark, settings.storage, PAYOUT_RULES, rules)
     return {MERCHANTS: len(merchants), PAYOUT_RULES: len(rules)}
-
-
-def merchants(spark: SparkSession, storage: StorageSettings) -> DataFrame:
-    return read(spark, storage, MERCHANTS)
-
-
-def payout_rules(spark: SparkSession, storage: StorageSettings) -> DataFrame:
-    return read(spark, storage, PAYOUT_RULES)
 
 
 class Latest:

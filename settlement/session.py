@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from py4j.java_gateway import JavaClass
+from py4j.java_gateway import JavaClass, JVMView
 from pyspark.sql import SparkSession
 
 from settlement.config import SparkSettings
@@ -113,15 +113,18 @@ def _local_files_without_processes(spark: SparkSession) -> None:
     project_class(spark, "LocalFileSystem")  # the jar is there, or one line says how to build it
     hadoop.set("fs.file.impl", LOCAL_FILE_SYSTEM)
     hadoop.set("fs.AbstractFileSystem.file.impl", "settlement.LocalFs")
-    jvm = spark._jvm
-    assert jvm is not None  # a classic session's gateway, set when it was made
-    jvm.org.apache.hadoop.fs.FileSystem.getLocal(hadoop).close()
+    jvm(spark).org.apache.hadoop.fs.FileSystem.getLocal(hadoop).close()
+
+
+def jvm(spark: SparkSession) -> JVMView:
+    """The session's JVM, as py4j calls it."""
+    assert spark._jvm is not None  # a classic session's gateway, set when it was made (pyspark asserts the same)
+    return spark._jvm
 
 
 def project_class(spark: SparkSession, name: str) -> JavaClass:
     """`settlement.<name>` of the project's jar (jvm/), as py4j calls it."""
-    assert spark._jvm is not None  # a classic session's gateway, set when it was made (pyspark asserts the same)
-    found = getattr(spark._jvm.settlement, name)
+    found = getattr(jvm(spark).settlement, name)
     if not isinstance(found, JavaClass):  # py4j names a class it cannot find a package
         raise JarMissing(
             f"settlement.{name} is not on Spark's classpath: `make setup` builds .local/jars/settlement-jvm.jar"

@@ -18,7 +18,6 @@ from typing import Annotated, ParamSpec, TypeVar, cast
 
 from delta import exceptions as delta_errors
 from delta.tables import DeltaTable
-from py4j.java_gateway import JVMView
 from pydantic import AwareDatetime, BaseModel, Field
 from pyspark.sql import DataFrame, Row, SparkSession
 
@@ -34,6 +33,7 @@ from settlement.contract import (
     PaymentType,
 )
 from settlement.schema import spark_schema
+from settlement.session import jvm
 
 Days = Annotated[int, Field(ge=0)]
 P = ParamSpec("P")
@@ -317,9 +317,8 @@ def version(spark: SparkSession, storage: StorageSettings, name: str) -> int:
     """The table's latest version: its log listed and brought up to date, no Spark job. Delta's own
     class, not its public API: the public way, `DeltaTable.history(1)`, also reads and returns the
     last commit (a quarter of a second for two small tables, against a hundredth)."""
-    jvm = cast(JVMView, spark._jvm)  # a classic session's gateway, set when it was made
-    log = jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, storage.table(name))
-    none = jvm.scala.Option.empty()
+    log = jvm(spark).org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, storage.table(name))
+    none = jvm(spark).scala.Option.empty()
     return log.update(False, none, none).version()
 
 

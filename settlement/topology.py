@@ -32,9 +32,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from typing import cast
 
-from py4j.java_gateway import JVMView
 from pyspark import InheritableThread
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -57,6 +55,7 @@ from settlement.contract import Classification
 from settlement.metrics import Metrics
 from settlement.records import kafka_records, kafka_source, topic_records
 from settlement.schema import stamped
+from settlement.session import jvm
 from settlement.tables import (
     DAY_CLOSE,
     PAYMENT_LOG,
@@ -293,8 +292,7 @@ def beside(spark: SparkSession, work: Callable[[], None]) -> Iterator[None]:
 
     def run() -> None:
         nonlocal failure
-        jvm = cast(JVMView, spark._jvm)  # a classic session's gateway, set when it was made
-        jvm.org.apache.spark.sql.classic.SparkSession.setActiveSession(spark._jsparkSession)
+        jvm(spark).org.apache.spark.sql.classic.SparkSession.setActiveSession(spark._jsparkSession)
         try:
             work()
         except BaseException as raised:
