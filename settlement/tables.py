@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, ParamSpec, TypeVar, cast
+from typing import Annotated, ParamSpec, TypeVar
 
 from delta import exceptions as delta_errors
 from delta.tables import DeltaTable
 from pydantic import AwareDatetime, BaseModel, Field
-from pyspark.sql import DataFrame, Row, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from settlement.config import StorageSettings
 from settlement.contract import (
@@ -272,10 +272,18 @@ def create_tables(spark: SparkSession, storage: StorageSettings) -> None:
         if missing := [field for field in schema if field.name not in present]:
             columns = ", ".join(f"`{field.name}` {field.dataType.simpleString()}" for field in missing)
             spark.sql(f"ALTER TABLE delta.`{storage.table(name)}` ADD COLUMNS ({columns})")
-        if interval and cast(Row, table.detail().first()).properties.get(CHECKPOINT_INTERVAL) != str(interval):
+        if interval and table_properties(spark, storage, name).get(CHECKPOINT_INTERVAL) != str(interval):
             spark.sql(
                 f"ALTER TABLE delta.`{storage.table(name)}` SET TBLPROPERTIES ('{CHECKPOINT_INTERVAL}' = '{interval}')"
             )
+
+
+def table_properties(spark: SparkSession, storage: StorageSettings, name: str) -> dict[str, str]:
+    """A table's properties, from its log's metadata: `DESCRIBE DETAIL` counts the table's files as
+    well, rebuilding its state (measured: a job's start over existing tables spent 11 of its 15 s
+    in create_tables there)."""
+    rows = spark.sql(f"SHOW TBLPROPERTIES delta.`{storage.table(name)}`").collect()
+    return {row.key: row.value for row in rows}
 
 
 def read(spark: SparkSession, storage: StorageSettings, name: str) -> DataFrame:
