@@ -158,6 +158,15 @@ class Chaos:
                 seen = len(commits)
             time.sleep(0.05)
 
+    def _wait_for_batch(self, timeout: float = 180) -> None:
+        """Until the job commits a batch to its checkpoint, or stops, or time is up."""
+        seen = checkpoint_batches(self.checkpoint, "commits")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.job.running():
+            if checkpoint_batches(self.checkpoint, "commits") != seen:
+                return
+            time.sleep(0.05)
+
     def _kill(self, where: str) -> None:
         if where == KILL_POINTS[0]:
             self._wait_for_commit(PAYMENT_LOG, None)
@@ -221,6 +230,9 @@ class Chaos:
                 change_reference(self.spark, self.settings, self.workdir, merchants, rules)
             self._restart()
             if kill == 0:
+                # On a job that streams: one still starting finds no broker and exits, and the next
+                # kill point would find no job to kill.
+                self._wait_for_batch()
                 self._broker_outage(15)  # the job rides it out, or exits and is restarted at the next kill
             producer.join()
         self._produce(sorted(phases[-1], key=lambda record: record.arrival)).join()
