@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.chaos import Chaos
+from tests.chaos import KILL_POINTS, Chaos
 
 
 def test_invariants_hold_under_chaos(spark, settings, tmp_path):
@@ -10,3 +10,4 @@ def test_invariants_hold_under_chaos(spark, settings, tmp_path):
     print(report.text())
     assert report.held(), report.text()
     assert sum(report.kills.values()) >= 3 and report.replayed_batches >= 1, report.text()
+    assert set(KILL_POINTS) <= set(report.kills), report.text()  # each moment, not a job that had exited
