@@ -27,7 +27,7 @@ from settlement.config import Settings, load_settings
 from settlement.exits import CannotRun, Exit, Failed, report
 from settlement.reference import rows_from_csv
 from settlement.sample import generate, produce
-from settlement.session import spark_session
+from settlement.session import jvm, spark_session
 from settlement.tables import MerchantRow
 
 # The data set's first approval date; the history step's payments come before it.
@@ -131,7 +131,7 @@ def machine(spark) -> dict:
         "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "platform": platform.platform(),
         "python": platform.python_version(),
-        "java": spark.sparkContext._jvm.java.lang.System.getProperty("java.version"),
+        "java": jvm(spark).java.lang.System.getProperty("java.version"),
         "pyspark": version("pyspark"),
         "delta-spark": version("delta-spark"),
     }

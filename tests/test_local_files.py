@@ -10,10 +10,12 @@ import stat
 
 import pytest
 
+from settlement.session import jvm
+
 
 @pytest.fixture
 def hadoop(spark):
-    return spark._jvm, spark.sparkContext._jsc.hadoopConfiguration()
+    return jvm(spark), spark.sparkContext._jsc.hadoopConfiguration()
 
 
 def mode(path) -> int:

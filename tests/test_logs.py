@@ -13,6 +13,7 @@ from delta.tables import DeltaTable
 
 from settlement import checkpoint, logs
 from settlement.config import StorageSettings
+from settlement.session import jvm
 
 COMMIT = 'v1\n{"nextBatchWatermarkMs":0}\n'
 
@@ -20,11 +21,11 @@ COMMIT = 'v1\n{"nextBatchWatermarkMs":0}\n'
 @contextmanager
 def jvm_log(spark) -> Iterator[object]:
     """What the JVM logs while the block runs (a StringWriter: str() of it is the text)."""
-    jvm = spark._jvm
-    context = jvm.org.apache.logging.log4j.LogManager.getContext(False)
+    gateway = jvm(spark)
+    context = gateway.org.apache.logging.log4j.LogManager.getContext(False)
     config = context.getConfiguration()
-    writer = jvm.java.io.StringWriter()
-    appender = jvm.org.apache.logging.log4j.core.appender.WriterAppender.createAppender(
+    writer = gateway.java.io.StringWriter()
+    appender = gateway.org.apache.logging.log4j.core.appender.WriterAppender.createAppender(
         None, None, writer, "test-logs", False, True
     )
     appender.start()
