@@ -325,8 +325,9 @@ def version(spark: SparkSession, storage: StorageSettings, name: str) -> int:
     """The table's latest version: its log listed and brought up to date, no Spark job. Delta's own
     class, not its public API: the public way, `DeltaTable.history(1)`, also reads and returns the
     last commit (a quarter of a second for two small tables, against a hundredth)."""
-    log = jvm(spark).org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, storage.table(name))
-    none = jvm(spark).scala.Option.empty()
+    gateway = jvm(spark)
+    log = gateway.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, storage.table(name))
+    none = gateway.scala.Option.empty()
     return log.update(False, none, none).version()
 
 
