@@ -279,9 +279,9 @@ def create_tables(spark: SparkSession, storage: StorageSettings) -> None:
 
 
 def table_properties(spark: SparkSession, storage: StorageSettings, name: str) -> dict[str, str]:
-    """A table's properties, from its log's metadata: `DESCRIBE DETAIL` counts the table's files as
-    well, rebuilding its state (measured: a job's start over existing tables spent 11 of its 15 s
-    in create_tables there)."""
+    """A table's properties, from its log's metadata. `DESCRIBE DETAIL` counts the table's files as
+    well, rebuilding its state before anything needs it (a fresh lake's create_tables 1.2-1.9 s
+    this way, 3.9-5.2 s that way: benchmarks/results/20261207T051500Z)."""
     rows = spark.sql(f"SHOW TBLPROPERTIES delta.`{storage.table(name)}`").collect()
     return {row.key: row.value for row in rows}
 
