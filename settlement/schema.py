@@ -90,8 +90,8 @@ def stamped(rows: DataFrame, **values: datetime | int | str) -> DataFrame:
     They come in as a one-row broadcast, not as literals: Spark writes a timestamp or number
     literal into the code it generates for a stage, so a value new in every batch made every batch
     compile its stages again, and the JIT compile them after it (docs/performance.md). The row is
-    made from Arrow, which Spark keeps as a local relation: made from a Python list, it was an RDD
-    that a Python worker had to serve before each broadcast (0.16 s a query against 0.05).
+    made from Arrow, which Spark keeps in the JVM as a local relation; a row made from a Python
+    list is an RDD that a Python worker serves before each broadcast (0.16 s a query against 0.05).
     """
     # Every stamp is an instant (an aware datetime), not Seoul wall-clock time.
     kinds = {name: AwareDatetime if isinstance(value, datetime) else type(value) for name, value in values.items()}
