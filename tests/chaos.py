@@ -22,6 +22,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,27 +146,32 @@ class Chaos:
 
     # -- what is done to the job ------------------------------------------------------------
 
-    def _wait_for_commit(self, table: str, operation: str | None, timeout: float = 180) -> None:
+    def _wait_until(self, happened: Callable[[], bool], timeout: float = 180) -> None:
+        """Until `happened()`, or the job stops, or time is up."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.job.running() and not happened():
+            time.sleep(0.05)
+
+    def _wait_for_commit(self, table: str, operation: str | None) -> None:
         """Until the job commits to `table` (with `operation`, if given), or stops, or time is up."""
         path = self.lake / table
         seen = len(delta_commits(path))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.job.running():
+
+        def committed() -> bool:
+            nonlocal seen
             commits = delta_commits(path)
             if len(commits) > seen:
                 if operation is None or f'"operation":"{operation}"' in commits[-1].read_text():
-                    return
+                    return True
                 seen = len(commits)
-            time.sleep(0.05)
+            return False
 
-    def _wait_for_batch(self, timeout: float = 180) -> None:
+        self._wait_until(committed)
+
+    def _wait_for_batch(self) -> None:
         """Until the job commits a batch to its checkpoint, or stops, or time is up."""
         seen = checkpoint_batches(self.checkpoint, "commits")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.job.running():
-            if checkpoint_batches(self.checkpoint, "commits") != seen:
-                return
-            time.sleep(0.05)
+        self._wait_until(lambda: checkpoint_batches(self.checkpoint, "commits") != seen)
 
     def _kill(self, where: str) -> None:
         if where == KILL_POINTS[0]:
