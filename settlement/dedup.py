@@ -42,25 +42,13 @@ def mark_first_accepted(parsed: DataFrame, accepted_before: DataFrame) -> DataFr
 
 
 def accepted_before(spark: SparkSession, storage: StorageSettings) -> DataFrame:
-    """The ids the stream's state starts from: those in the base as the stream starts, before the
-    checkpoint's first batch committed (Spark reads them in batch 0 only). A batch 0 replayed
-    after a crash leaves out the rows it wrote itself the first time."""
+    """The ids the stream's state starts from: those in the base before the checkpoint's first
+    batch committed (Spark reads them in batch 0 only). A batch 0 replayed after a crash leaves
+    out the rows it wrote itself the first time."""
     if checkpoint.committed_batch(spark, storage) is not None:
         return spark.createDataFrame([], "payment_id string")
     base = read(spark, storage, SETTLEMENT_BASE)
     query_id = checkpoint.query_id(spark, storage)
     if query_id is not None:
         base = base.where(F.col("query_id") != query_id)
-    return planned_now(base.select("payment_id"))
-
-
-def planned_now(frame: DataFrame) -> DataFrame:
-    """`frame` with its scan planned once, now. Spark plans the stream's whole query again for
-    every batch, its initial state too, though only batch 0 reads it: over a Delta table that is
-    two Spark jobs a batch (the table's state rebuilt, its files chosen), some 0.5 s, for as long
-    as the checkpoint has no committed batch, i.e. until the job's first restart. Planned here,
-    the state is the rows of the base's version as of now, over which a batch plans nothing."""
-    spark, query = frame.sparkSession, frame._jdf
-    rows = query.queryExecution().toRdd()
-    # Spark's own way to wrap planned rows as a DataFrame (`Dataset.checkpoint` uses it too).
-    return ClassicDataFrame(spark._jsparkSession.internalCreateDataFrame(rows, query.schema(), False), spark)
+    return base.select("payment_id")
