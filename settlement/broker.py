@@ -8,12 +8,17 @@ from datetime import datetime
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, ClusterMetadata, NewTopic
 
 from settlement.config import KafkaSettings
 from settlement.exits import Failed
 
 TIMEOUT_S = 10.0
+# A call slices its timeout into asks this long, to hear between them whether any broker is up.
+ASK_S = 0.5
+# How long every bootstrap broker may stay down before a client gives up on them: a broker behind
+# a name with more than one address may refuse on one and answer on the next.
+DOWN_GRACE_S = 2.0
 
 
 class BrokerError(Failed):
@@ -22,13 +27,18 @@ class BrokerError(Failed):
 
 class _Cause:
     """librdkafka's last error report: why a connection failed (a refused password, a certificate
-    not trusted), where the call that fails says only that the broker did not answer."""
+    not trusted), where the call that fails says only that the broker did not answer; and since
+    when every bootstrap broker has been down."""
 
     def __init__(self) -> None:
         self.last: str | None = None
+        self.all_down_since: float | None = None
 
     def __call__(self, error: KafkaError) -> None:
-        self.last = error.str()
+        if error.code() == KafkaError._ALL_BROKERS_DOWN:
+            self.all_down_since = self.all_down_since or time.monotonic()
+        else:
+            self.last = error.str()
 
     def unreachable(self, kafka: KafkaSettings, error: KafkaException, client: AdminClient | Consumer) -> BrokerError:
         client.poll(0)  # serves the error reports queued meanwhile
@@ -60,14 +70,29 @@ def _admin(kafka: KafkaSettings, cause: _Cause) -> AdminClient:
     return AdminClient(_client_options(kafka, cause))
 
 
-def partition_count(kafka: KafkaSettings, topic: str | None = None) -> int:
+def _metadata(
+    kafka: KafkaSettings, admin: AdminClient, cause: _Cause, topic: str | None = None, ride_out_outage: bool = False
+) -> ClusterMetadata:
+    """The cluster's metadata (of one topic, or all). A client that reached no broker gives up
+    `DOWN_GRACE_S` after librdkafka has tried every bootstrap broker, not after `TIMEOUT_S`: a
+    refused connection, password or certificate is not cured by waiting, and the operator gets
+    the line at once. With `ride_out_outage` (a running stream's call) it waits the whole timeout,
+    for a broker being restarted."""
+    deadline = time.monotonic() + TIMEOUT_S
+    while True:
+        try:
+            return admin.list_topics(topic=topic, timeout=min(ASK_S, max(deadline - time.monotonic(), 0.01)))
+        except KafkaException as error:
+            admin.poll(0)  # serves the error reports queued meanwhile
+            down = cause.all_down_since is not None and time.monotonic() - cause.all_down_since > DOWN_GRACE_S
+            if time.monotonic() >= deadline or (down and not ride_out_outage):
+                raise cause.unreachable(kafka, error, admin) from None
+
+
+def partition_count(kafka: KafkaSettings, topic: str | None = None, ride_out_outage: bool = False) -> int:
     """Partitions of a topic (the payment topic by default); BrokerError if unreachable or missing."""
     topic, cause = topic or kafka.payment_topic, _Cause()
-    admin = _admin(kafka, cause)
-    try:
-        metadata = admin.list_topics(topic=topic, timeout=TIMEOUT_S)
-    except KafkaException as error:
-        raise cause.unreachable(kafka, error, admin) from None
+    metadata = _metadata(kafka, _admin(kafka, cause), cause, topic, ride_out_outage)
     found = metadata.topics.get(topic)
     if found is not None and found.error is not None and found.error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
         raise _refused(kafka, topic)
@@ -80,10 +105,7 @@ def create_topics(kafka: KafkaSettings, partitions: dict[str, int], recreate: bo
     """Create the topics that are missing; with `recreate`, delete and create them afresh."""
     cause = _Cause()
     admin = _admin(kafka, cause)
-    try:
-        existing = set(admin.list_topics(timeout=TIMEOUT_S).topics)
-    except KafkaException as error:
-        raise cause.unreachable(kafka, error, admin) from None
+    existing = set(_metadata(kafka, admin, cause).topics)
     if recreate and (doomed := [t for t in partitions if t in existing]):
         for future in admin.delete_topics(doomed, operation_timeout=TIMEOUT_S).values():
             future.result()

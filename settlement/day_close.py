@@ -51,4 +51,4 @@ def update(spark: SparkSession, storage: StorageSettings, batch: DataFrame) -> N
 
 def record(spark: SparkSession, settings: Settings, finishes: DataFrame) -> None:
     """Record these FINISH markers against the payment topic's partition count now."""
-    update(spark, settings.storage, finished(finishes, broker.partition_count(settings.kafka)))
+    update(spark, settings.storage, finished(finishes, broker.partition_count(settings.kafka, ride_out_outage=True)))

@@ -4,13 +4,15 @@ and the code, before any JVM starts."""
 from __future__ import annotations
 
 import subprocess
+import time
 
 import pytest
 
+from settlement import broker
 from settlement.backfill import BackfillError
 from settlement.broker import BrokerError
 from settlement.cli import NotFound
-from settlement.config import ConfigError
+from settlement.config import ConfigError, KafkaSettings
 from settlement.exits import Exit, code
 from settlement.session import JarMissing
 from tests import harness
@@ -76,3 +78,17 @@ def test_an_unreachable_broker_is_one_line_and_exit_1(program, tmp_path):
     assert result.returncode == Exit.FAILED, result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(f"{program}: Kafka at 127.0.0.1:1 did not answer"), line
+
+
+def test_a_client_gives_up_on_a_broker_that_refuses_unless_a_running_stream_asks():
+    """librdkafka retries a refused connection until the call's timeout; the client stops once every
+    bootstrap broker has failed, but a running stream's call (day close) waits out the timeout."""
+    refusing = KafkaSettings(bootstrap_servers="127.0.0.1:1")
+    clock = time.monotonic()
+    with pytest.raises(BrokerError, match="Connection refused"):
+        broker.partition_count(refusing)
+    assert time.monotonic() - clock < broker.TIMEOUT_S / 2
+    clock = time.monotonic()
+    with pytest.raises(BrokerError, match="Connection refused"):
+        broker.partition_count(refusing, ride_out_outage=True)
+    assert time.monotonic() - clock >= broker.TIMEOUT_S

@@ -78,7 +78,7 @@ def test_a_refused_client_gets_one_line_and_no_secret(granted, refusal, tmp_path
         "jobs/sample.py": (["jobs/sample.py", "--payments", "10"], 1),
         "status": (["-m", "settlement", "status"], 2),
     }
-    with ThreadPoolExecutor(len(programs)) as pool:  # each waits out the client's timeout
+    with ThreadPoolExecutor(len(programs)) as pool:  # each waits for librdkafka to give up on the broker
         running = {
             name: pool.submit(run, arguments, harness.kafka_environment(kafka), tmp_path)
             for name, (arguments, _) in programs.items()
