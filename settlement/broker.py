@@ -80,9 +80,11 @@ def _metadata(
     for a broker being restarted."""
     deadline = time.monotonic() + TIMEOUT_S
     while True:
+        asked, ask = time.monotonic(), min(ASK_S, max(deadline - time.monotonic(), 0.01))
         try:
-            return admin.list_topics(topic=topic, timeout=min(ASK_S, max(deadline - time.monotonic(), 0.01)))
+            return admin.list_topics(topic=topic, timeout=ask)
         except KafkaException as error:
+            time.sleep(max(0.0, asked + ask - time.monotonic()))  # an ask that failed at once is not repeated at once
             admin.poll(0)  # serves the error reports queued meanwhile
             down = cause.all_down_since is not None and time.monotonic() - cause.all_down_since > DOWN_GRACE_S
             if time.monotonic() >= deadline or (down and not ride_out_outage):
