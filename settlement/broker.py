@@ -76,7 +76,7 @@ def _metadata(
     """The cluster's metadata (of one topic, or all). A client that reached no broker gives up
     `DOWN_GRACE_S` after librdkafka has tried every bootstrap broker, not after `TIMEOUT_S`: a
     refused connection, password or certificate is not cured by waiting, and the operator gets
-    the line at once. With `ride_out_outage` (a running stream's call) it waits the whole timeout,
+    the line in seconds. With `ride_out_outage` (a running stream's call) it waits the whole timeout,
     for a broker being restarted."""
     deadline = time.monotonic() + TIMEOUT_S
     while True:
