@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from math import gcd
+from pathlib import Path
 
 from delta.tables import DeltaTable
 from pyspark.sql.types import DateType, LongType, StringType, TimestampNTZType, TimestampType
@@ -13,10 +16,17 @@ from settlement.tables import (
     CHECKPOINT_INTERVAL,
     CHECKPOINT_INTERVALS,
     PAYMENT_LOG,
+    SETTLEMENT_BASE,
+    STATS_COLUMNS,
+    STATS_COLUMNS_PROPERTY,
     TABLES,
+    PaymentLogRow,
     SettlementBaseRow,
+    append,
     create_tables,
     delta,
+    frame,
+    properties,
     read,
 )
 from settlement.validation import PARSED
@@ -59,17 +69,50 @@ def test_no_two_tables_of_the_stream_checkpoint_their_logs_in_the_same_batch_but
     assert intervals[0] * intervals[1] > 1000
 
 
-def test_tables_carry_their_checkpoint_interval_and_older_tables_gain_it(spark, tmp_path):
+def test_tables_carry_their_properties_and_older_tables_gain_them(spark, tmp_path):
     from settlement.config import StorageSettings
 
     storage = StorageSettings(root=str(tmp_path), checkpoint=str(tmp_path / "c"))
-    # The payment log as an earlier version made it: Delta's default interval.
+    # The payment log as an earlier version made it: Delta's default interval and statistics.
     DeltaTable.create(spark).location(storage.table(PAYMENT_LOG)).addColumns(
         spark_schema(TABLES[PAYMENT_LOG][0])
     ).execute()
     create_tables(spark, storage)
     for name in TABLES:
-        properties = delta(spark, storage, name).detail().first().properties
-        assert properties.get(CHECKPOINT_INTERVAL) == (
+        found = delta(spark, storage, name).detail().first().properties
+        assert found.get(CHECKPOINT_INTERVAL) == (
             str(CHECKPOINT_INTERVALS[name]) if name in CHECKPOINT_INTERVALS else None
         ), name
+        assert found.get(STATS_COLUMNS_PROPERTY) == properties(name).get(STATS_COLUMNS_PROPERTY), name
+    assert {PAYMENT_LOG, SETTLEMENT_BASE} <= set(STATS_COLUMNS)
+
+
+def test_a_file_written_keeps_statistics_of_the_chosen_columns_only(spark, tmp_path):
+    from settlement.config import StorageSettings
+
+    storage = StorageSettings(root=str(tmp_path), checkpoint=str(tmp_path / "c"))
+    create_tables(spark, storage)
+    at = datetime(2026, 12, 7, 9, tzinfo=UTC)
+    row = PaymentLogRow(
+        topic="payments",
+        partition=2,
+        offset=41,
+        kafka_timestamp=at,
+        key="p-1",
+        value="{}",
+        key_bytes=None,
+        value_bytes=None,
+        ingested_at=at,
+    )
+    append(frame(spark, PaymentLogRow, [row]), storage, PAYMENT_LOG)
+    adds = [
+        json.loads(line)["add"]
+        for commit in sorted((Path(storage.table(PAYMENT_LOG)) / "_delta_log").glob("*.json"))
+        for line in commit.read_text().splitlines()
+        if '"add"' in line
+    ]
+    assert len(adds) == 1
+    stats = json.loads(adds[0]["stats"])
+    assert stats["numRecords"] == 1
+    assert set(stats["nullCount"]) == set(STATS_COLUMNS[PAYMENT_LOG])
+    assert stats["minValues"]["offset"] == 41 and "value" not in stats["minValues"]
