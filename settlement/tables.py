@@ -277,8 +277,9 @@ STATS_COLUMNS = {
 STATS_COLUMNS_PROPERTY = "delta.dataSkippingStatsColumns"
 
 
-def properties(name: str) -> dict[str, str]:
-    """The table properties this project sets on a table (Delta's defaults for the rest)."""
+def chosen_properties(name: str) -> dict[str, str]:
+    """The table properties this project sets on a table (Delta's defaults for the rest); what a
+    table has is `table_properties`."""
     chosen = {}
     if name in CHECKPOINT_INTERVALS:
         chosen[CHECKPOINT_INTERVAL] = str(CHECKPOINT_INTERVALS[name])
@@ -293,7 +294,7 @@ def create_tables(spark: SparkSession, storage: StorageSettings) -> None:
     the statistics they have)."""
     for name, (model, partitions) in TABLES.items():
         schema = spark_schema(model)
-        chosen = properties(name)
+        chosen = chosen_properties(name)
         builder = (
             DeltaTable.createIfNotExists(spark)
             .location(storage.table(name))

@@ -23,13 +23,14 @@ from settlement.tables import (
     PaymentLogRow,
     SettlementBaseRow,
     append,
+    chosen_properties,
     create_tables,
     delta,
     frame,
-    properties,
     read,
 )
 from settlement.validation import PARSED
+from tests.harness import delta_commits
 
 
 def test_payment_schema_follows_the_model():
@@ -83,7 +84,7 @@ def test_tables_carry_their_properties_and_older_tables_gain_them(spark, tmp_pat
         assert found.get(CHECKPOINT_INTERVAL) == (
             str(CHECKPOINT_INTERVALS[name]) if name in CHECKPOINT_INTERVALS else None
         ), name
-        assert found.get(STATS_COLUMNS_PROPERTY) == properties(name).get(STATS_COLUMNS_PROPERTY), name
+        assert found.get(STATS_COLUMNS_PROPERTY) == chosen_properties(name).get(STATS_COLUMNS_PROPERTY), name
     assert {PAYMENT_LOG, SETTLEMENT_BASE} <= set(STATS_COLUMNS)
 
 
@@ -105,12 +106,8 @@ def test_a_file_written_keeps_statistics_of_the_chosen_columns_only(spark, tmp_p
         ingested_at=at,
     )
     append(frame(spark, PaymentLogRow, [row]), storage, PAYMENT_LOG)
-    adds = [
-        json.loads(line)["add"]
-        for commit in sorted((Path(storage.table(PAYMENT_LOG)) / "_delta_log").glob("*.json"))
-        for line in commit.read_text().splitlines()
-        if '"add"' in line
-    ]
+    actions = [json.loads(line) for commit in delta_commits(Path(storage.table(PAYMENT_LOG))) for line in commit.open()]
+    adds = [action["add"] for action in actions if "add" in action]
     assert len(adds) == 1
     stats = json.loads(adds[0]["stats"])
     assert stats["numRecords"] == 1
