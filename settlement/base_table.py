@@ -33,7 +33,9 @@ DERIVED = ("classification", "rule_id", "payout_date", "confirm_date")
 
 # The `query_id` of a backfill's base rows starts with this (the stream's is its query's id).
 BACKFILL_PREFIX = "backfill-"
-BACKFILLED = f"base.query_id LIKE '{BACKFILL_PREFIX}%'"
+# As `startswith`, not `LIKE 'backfill-%'`: Delta skips files by a prefix only as StartsWith, and a
+# MERGE hands it its condition as written (with the LIKE it kept every file of the base).
+BACKFILLED = f"startswith(base.query_id, '{BACKFILL_PREFIX}')"
 
 
 def first_copies(payments: DataFrame) -> DataFrame:
