@@ -63,8 +63,8 @@ def test_the_streams_insert_reads_only_the_files_backfills_wrote(spark, tmp_path
     )
     kept = transaction.filterFiles(gateway.scala.jdk.javaapi.CollectionConverters.asScala([condition]).toSeq(), False)
     assert kept.size() == 1
-    backfilled = spark.read.format("delta").load(path).where("payment_id = 'P-2'").inputFiles()
-    assert [kept.apply(0).path().rsplit("/", 1)[-1]] == [name.rsplit("/", 1)[-1] for name in backfilled]
+    (backfilled,) = spark.read.format("delta").load(path).where("payment_id = 'P-2'").inputFiles()
+    assert backfilled.endswith(kept.apply(0).path())
 
     # A payment a backfill accepted is not inserted again by the stream.
     assert base_table.insert_new(spark, storage, rows(spark, "P-2", "q1"), among=base_table.BACKFILLED) == 0

@@ -106,7 +106,8 @@ def test_a_file_written_keeps_statistics_of_the_chosen_columns_only(spark, tmp_p
         ingested_at=at,
     )
     append(frame(spark, PaymentLogRow, [row]), storage, PAYMENT_LOG)
-    actions = [json.loads(line) for commit in delta_commits(Path(storage.table(PAYMENT_LOG))) for line in commit.open()]
+    commits = delta_commits(Path(storage.table(PAYMENT_LOG)))
+    actions = [json.loads(line) for commit in commits for line in commit.read_text().splitlines()]
     adds = [action["add"] for action in actions if "add" in action]
     assert len(adds) == 1
     stats = json.loads(adds[0]["stats"])
