@@ -109,10 +109,11 @@ lock:
 	$(MVN) -f conf/kafka/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(CURDIR)/.local/kafka/libs
 	touch $@
 
-# The dedup operator (jvm/): compiled against the Spark that pyspark brings, beside the other jars.
+# The dedup operator and the statistics' transaction (jvm/): compiled against the Spark that pyspark
+# brings and the Delta of the jars above, and put beside them.
 .local/jars/settlement-jvm.jar: $(wildcard jvm/settlement/*.java) .local/jars/.resolved $(VENV)/.installed
 	rm -rf .local/jvm && mkdir -p .local/jvm
-	javac -nowarn --release 17 -d .local/jvm -cp "$$($(PY) -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')/jars/*" $(filter %.java,$^)
+	javac -nowarn --release 17 -d .local/jvm -cp "$$($(PY) -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')/jars/*:$(abspath $(wildcard .local/jars/delta-spark_*.jar))" $(filter %.java,$^)
 	jar cf $@ -C .local/jvm .
 
 # promtool, for the alert rules' tests (conf/prometheus): Debian's Prometheus package, unpacked

@@ -1,7 +1,7 @@
 """`python -m benchmarks` (make bench): the settlement job side by side with the engine's ceiling.
 
 One run, one machine, one Spark session: a fixed, seeded data set on its own topic, then the
-ceiling, the job and its stages, the classification implementations and the statistics MERGE as
+ceiling, the job and its stages, the classification implementations and the statistics write as
 the table grows. Results go to <results>/<UTC time>/results.{json,md}; the table is printed.
 """
 
@@ -72,7 +72,7 @@ def parser() -> OneLineParser:
         default=20_000_000,
         help="payments the base holds before the history step's run (default 20000000; 0 skips it)",
     )
-    arguments.add_argument("--merge-sizes", default="1,10,100", help="statistics table sizes, in batches of keys")
+    arguments.add_argument("--statistics-sizes", default="1,10,100", help="statistics table sizes, in batches of keys")
     arguments.add_argument(
         "--rates",
         default="5000,10000,15000",
@@ -259,10 +259,10 @@ def run(args: argparse.Namespace, save: Callable[[dict], None]) -> dict:
         name: {"rows_per_second": round(rate), "ratio_to_native": round(rate / native, 3)}
         for name, rate in rates.items()
     }
-    step("statistics MERGE as the table grows")
-    sizes = tuple(int(size) for size in args.merge_sizes.split(","))
-    keys, timings = measure.merge_growth(spark, settings, job_settings, sizes)
-    results["statistics_merge"] = {
+    step("statistics write as the table grows")
+    sizes = tuple(int(size) for size in args.statistics_sizes.split(","))
+    keys, timings = measure.statistics_growth(spark, settings, job_settings, sizes)
+    results["statistics_write"] = {
         "keys_per_batch": keys,
         "seconds": {f"{size}x": round(seconds, 2) for size, seconds in timings.items()},
         "growth": round(timings[sizes[-1]] / timings[sizes[0]], 2),
@@ -356,13 +356,13 @@ def markdown(results: dict) -> str:
             for name, c in results["classification"].items()
         ),
         "",
-        f"| statistics MERGE, {results['statistics_merge']['keys_per_batch']:,} keys per batch | seconds |",
+        f"| statistics write, {results['statistics_write']['keys_per_batch']:,} keys per batch | seconds |",
         "|---|---:|",
         *(
             f"| table of {size} the batch's keys | {seconds} |"
-            for size, seconds in results["statistics_merge"]["seconds"].items()
+            for size, seconds in results["statistics_write"]["seconds"].items()
         ),
-        f"| growth | {results['statistics_merge']['growth']}x |",
+        f"| growth | {results['statistics_write']['growth']}x |",
         "",
         "| steady load, payments/s | kept up (drained in) | latency p50 / p95 / p99 (s) | median batch (s) "
         "| ids added / state bytes, mid → end | peak RSS driver / Python workers (MiB) |",

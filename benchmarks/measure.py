@@ -189,10 +189,10 @@ def classifiers(spark: SparkSession, job: Settings, repeats: int = 2) -> dict[st
     return rates
 
 
-def merge_growth(
+def statistics_growth(
     spark: SparkSession, settings: Settings, job: Settings, sizes: tuple[int, ...], repeats: int = 3
 ) -> tuple[int, dict[int, float]]:
-    """Seconds of one batch's statistics MERGE (median of `repeats`) when the table already holds
+    """Seconds of one batch's statistics write (median of `repeats`) when the table already holds
     1x, 10x, ... the keys of that batch: the batch's own keys, plus copies on earlier dates."""
     batch = statistics.grouped(
         read(spark, job.storage, SETTLEMENT_BASE).where("batch_id = 0"), datetime.now(UTC)
@@ -202,15 +202,15 @@ def merge_growth(
     days = (dates[-1] - dates[0]).days + 1  # copies shifted by whole spans of the batch's dates never meet
     timings = {}
     for size in sizes:
-        table = fresh(settings, f"merge-{size}x")
+        table = fresh(settings, f"statistics-{size}x")
         create_tables(spark, table.storage)
         history = spark.range(size).select((F.col("id") * days).cast("int").alias("shift"))
         held = batch.crossJoin(history).withColumn("approval_date", F.date_sub("approval_date", "shift"))
         append(held.drop("shift"), table.storage, APPROVAL_DAILY_STATS)
         seconds = []
-        for _ in range(repeats):
+        for version in range(1, repeats + 1):
             clock = time.monotonic()
-            statistics.add(spark, table.storage, batch, dates)
+            statistics.add(spark, table.storage, batch, dates, "bench", version).unpersist()
             seconds.append(time.monotonic() - clock)
         timings[size] = stats.median(seconds)
     batch.unpersist()

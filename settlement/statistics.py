@@ -1,8 +1,9 @@
 """Approval-date statistics (승인일 통계): settlement targets per merchant, date, action and method.
 
-The stream adds what each batch accepted with a MERGE (`add`); a backfill sets the statistics of
-the dates it touched to the GROUP BY over the base (`replace`). The rows that changed then go to the
-statistics topic with their new totals, and a key that left the table as a tombstone.
+The stream adds what each batch accepted, rewriting the batch's dates in one transaction (`add`); a
+backfill sets the statistics of the dates it touched to the GROUP BY over the base (`replace`, a
+MERGE). The rows that changed then go to the statistics topic with their new totals, and a key
+that left the table as a tombstone.
 
 Both kinds of write are fenced against each other so that no batch is counted twice or lost
 (`settlement.statistics_fence`).
@@ -15,11 +16,13 @@ from datetime import date, datetime
 
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.classic.dataframe import DataFrame as ClassicDataFrame
 
 from settlement.config import KafkaSettings, StorageSettings
 from settlement.contract import Classification
 from settlement.schema import stamped
-from settlement.tables import APPROVAL_DAILY_STATS, delta, read, retry_on_conflict, snapshot
+from settlement.session import project_class
+from settlement.tables import APPROVAL_DAILY_STATS, conform, delta, read, retry_on_conflict, snapshot
 
 KEY = ("merchant_number", "approval_date", "payment_action_type", "payment_method_type")
 
@@ -72,25 +75,58 @@ def _on_key(left: str, right: str) -> str:
     return " AND ".join(f"{left}.{column} = {right}.{column}" for column in KEY)
 
 
-@retry_on_conflict
-def add(spark: SparkSession, storage: StorageSettings, batch: DataFrame, dates: Sequence[date]) -> None:
-    """Add the batch's totals (of `dates`) to the table. The MERGE names the dates, so Delta reads
-    and rewrites only their partitions, however many dates the table holds."""
-    in_dates = dates_in("stats.approval_date", dates)
-    (
-        delta(spark, storage, APPROVAL_DAILY_STATS)
-        .alias("stats")
-        .merge(batch.alias("batch"), f"{in_dates} AND {_on_key('stats', 'batch')}")
-        .whenMatchedUpdate(
-            set={
-                "payment_count": "stats.payment_count + batch.payment_count",
-                "total_amount": "stats.total_amount + batch.total_amount",
-                "updated_at": "batch.updated_at",
-            }
-        )
-        .whenNotMatchedInsertAll()
-        .execute()
+def added(held: DataFrame, batch: DataFrame) -> DataFrame:
+    """The table's rows `held` with the batch's totals added to theirs (a key new to the table
+    comes in with the batch's, a row the batch has no key of stays as it was), each with
+    `batch_key`: whether the batch has its key."""
+    extra = batch.select(
+        *KEY,
+        F.col("payment_count").alias("extra_count"),
+        F.col("total_amount").alias("extra_amount"),
+        F.col("updated_at").alias("extra_at"),
     )
+    return held.join(extra, list(KEY), "full_outer").select(
+        *KEY,
+        (F.coalesce("payment_count", F.lit(0)) + F.coalesce("extra_count", F.lit(0))).alias("payment_count"),
+        (F.coalesce("total_amount", F.lit(0)) + F.coalesce("extra_amount", F.lit(0))).alias("total_amount"),
+        F.coalesce("extra_at", "updated_at").alias("updated_at"),
+        F.col("extra_count").isNotNull().alias("batch_key"),
+    )
+
+
+@retry_on_conflict
+def add(
+    spark: SparkSession, storage: StorageSettings, batch: DataFrame, dates: Sequence[date], app: str, version: int
+) -> DataFrame:
+    """Add the batch's totals (of `dates`) to the table under the transaction id (`app`,
+    `version`). Returns the table's rows of those dates after it, cached (the caller unpersists
+    them), `batch_key` marking the batch's keys: the rows this wrote, or, if the table had the id
+    already (a batch run again), those it found, a key of the batch missing from them with null
+    totals.
+
+    One transaction (`jvm/settlement/StatisticsTransaction.java`) reads the files of the dates and
+    writes them again with the totals added: a date's statistics are small, and rewriting them
+    costs less than a MERGE's steps, however many dates the table holds."""
+    transaction = project_class(spark, "StatisticsTransaction").start(
+        spark._jsparkSession, storage.table(APPROVAL_DAILY_STATS), dates_in("approval_date", dates), app, version
+    )
+    held = ClassicDataFrame(transaction.held(), spark)
+    if transaction.applied():
+        return of_keys(batch, held).withColumn("batch_key", F.lit(True)).persist()
+    # One task, one file a date: a batch's dates hold a few thousand keys each, and the next
+    # batch reads these files again.
+    rows = added(held, batch).coalesce(1).persist()
+    try:
+        transaction.commit(conform(rows, APPROVAL_DAILY_STATS)._jdf)
+    except BaseException:
+        rows.unpersist()
+        raise
+    return rows
+
+
+def of_keys(keys: DataFrame, rows: DataFrame) -> DataFrame:
+    """The rows of these keys; a key without one has null totals."""
+    return keys.select(*KEY).join(rows, list(KEY), "left")
 
 
 def dates_in(column: str, dates: Sequence[date]) -> str:
@@ -127,8 +163,7 @@ def replace(spark: SparkSession, storage: StorageSettings, dates: Sequence[date]
 def changed(spark: SparkSession, storage: StorageSettings, keys: DataFrame, dates: Sequence[date]) -> DataFrame:
     """The statistics rows of these keys (of `dates`) with their totals now; a key no longer in the
     table has null totals."""
-    held = read(spark, storage, APPROVAL_DAILY_STATS).where(dates_in("approval_date", dates))
-    return keys.select(*KEY).join(held, list(KEY), "left")
+    return of_keys(keys, read(spark, storage, APPROVAL_DAILY_STATS).where(dates_in("approval_date", dates)))
 
 
 def messages(rows: DataFrame) -> DataFrame:

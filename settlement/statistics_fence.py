@@ -4,12 +4,12 @@ The stream adds each batch's totals (`statistics.add`); a backfill sets the tota
 touched to the GROUP BY over the base (`recount`). Both writes carry a Delta transaction id of the
 stream's app id, and the versions are chosen so the two cannot count a batch twice or lose one:
 
-- the stream's MERGE of batch N carries `stream_version(N)`, so a replayed batch is skipped;
+- the stream's write of batch N carries `stream_version(N)`, so a replayed batch is skipped;
 - a backfill that counted a base holding the stream's batches up to F (the last with rows in it,
   or committed in the checkpoint before the base was read) stamps `fence_version(F, second)`,
   between batch F's version and batch F+1's. Delta skips a write whose version is not above the
   one it recorded, hence:
-  - the stream's MERGE of a batch the backfill already counted (F itself, if the backfill read
+  - the stream's write of a batch the backfill already counted (F itself, if the backfill read
     the base between the stream's base commit and its statistics commit) is skipped;
   - a backfill whose base predates a batch the stream has already counted is skipped, and counts
     again from a newer base;

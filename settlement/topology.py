@@ -5,7 +5,7 @@
         invalid ─▶ quarantine (with a reason)
         FINISH ─▶ day_close
         PAYMENT, first accepted copy ─▶ classify (merchants) ─▶ payout rule (broadcast)
-            ─▶ settlement_base ─▶ approval_daily_stats (MERGE) ─▶ statistics topic
+            ─▶ settlement_base ─▶ approval_daily_stats (totals added) ─▶ statistics topic
 
 Validation and dedup run in the streaming query itself: dedup is Spark's keyed state, which
 commits with the batch (`settlement.dedup`). Every Delta commit of micro-batch N is marked (query
@@ -13,9 +13,8 @@ id, N), and a batch Spark runs again after a crash skips the writes it finds mar
 (`settlement.replay`), so it changes nothing twice; its state is the state it had the first time,
 so it marks the same copies first accepted.
 
-In a batch, the log, the quarantine and day close are written beside the base (`beside`: a thread
-of their own), and the batch's counts beside the statistics topic; the statistics MERGE, whose
-transaction id is a setting of the session, alone.
+In a batch, the log, the quarantine and day close are written beside the base and the statistics
+(`beside`: a thread of their own), and the batch's counts beside the statistics topic.
 
 Records come in as `settlement.records` makes them (their bytes as sent, and as the log keeps
 them). A batch that fails is handed to `settlement.guard`, which reads the batch's records again
@@ -203,8 +202,9 @@ class Settlement:
                     with stage("day_close"):
                         day_close.record(spark, self.settings, validation.finishes(parsed))
 
-            # The base first, the rest of the batch's records beside it: it is what makes a payment
-            # visible, and while one write's tasks run on the cores another's commit runs on the driver.
+            # The base and the statistics first, the rest of the batch's records beside them: the
+            # base is what makes a payment visible, and while one write's tasks run on the cores
+            # another's commit runs on the driver.
             with beside(spark, log_quarantine_and_close_days):
                 if tally.payments:
                     with stage("classify, payout rule, base"):
@@ -226,13 +226,17 @@ class Settlement:
                             accepted_rows.unpersist()
                             accepted_rows = base_table.accepted_in(spark, storage, self.query_id, batch_id).persist()
                             accepted, settled = base_table.tally_accepted(accepted_rows)
-            # Alone: its transaction id is a setting of the session, which a write beside it would carry too.
-            if settled:
-                with stage("statistics"):
-                    stats = statistics.grouped(accepted_rows, started).persist()
-                    # Always a transaction id: the fence against backfills (`statistics_fence`).
-                    with transaction(spark, app, statistics_fence.stream_version(batch_id)):
-                        statistics.add(spark, storage, stats, settled)
+                if settled:
+                    with stage("statistics"):
+                        # Always a transaction id: the fence against backfills (`statistics_fence`).
+                        counted = statistics.add(
+                            spark,
+                            storage,
+                            statistics.grouped(accepted_rows, started),
+                            settled,
+                            app,
+                            statistics_fence.stream_version(batch_id),
+                        )
             counts = SettlementBatchRow(
                 batch_id=batch_id,
                 records_in=tally.records_in,
@@ -253,9 +257,8 @@ class Settlement:
             with beside(spark, count_batch):
                 if settled:
                     with stage("statistics topic"):
-                        changes = statistics.messages(statistics.changed(spark, storage, stats, settled))
-                        statistics.publish(changes, self.settings.kafka)
-                    stats.unpersist()
+                        statistics.publish(statistics.messages(counted.where("batch_key")), self.settings.kafka)
+                    counted.unpersist()
         if tally.payments:
             accepted_rows.unpersist()
         parsed.unpersist()

@@ -17,7 +17,7 @@ def test_the_bench_harness_writes_its_results(spark, broker_up, tmp_path, capsys
                 "20000",
                 "--max-offsets-per-trigger",
                 "10000",
-                "--merge-sizes",
+                "--statistics-sizes",
                 "1,10",
                 "--history-payments",
                 "100000",
@@ -66,7 +66,7 @@ def test_the_bench_harness_writes_its_results(spark, broker_up, tmp_path, capsys
     assert len(results["classification"]) == 3 and all(
         c["rows_per_second"] > 0 for c in results["classification"].values()
     )
-    assert set(results["statistics_merge"]["seconds"]) == {"1x", "10x"}
+    assert set(results["statistics_write"]["seconds"]) == {"1x", "10x"}
     (run,) = results["steady"]
     assert run["rate"] == 300 and set(run["latency_seconds"]) == {"p50", "p95", "p99"} and run["batches"] > 0
     assert run["peak_driver_rss_mib"] > 0 and run["peak_python_workers_rss_mib"] > 0
