@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
+from py4j.java_gateway import JavaObject
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.classic.dataframe import DataFrame as ClassicDataFrame
@@ -107,9 +108,7 @@ def add(
     One transaction (`jvm/settlement/StatisticsTransaction.java`) reads the files of the dates and
     writes them again with the totals added: a date's statistics are small, and rewriting them
     costs less than a MERGE's steps, however many dates the table holds."""
-    transaction = project_class(spark, "StatisticsTransaction").start(
-        spark._jsparkSession, storage.table(APPROVAL_DAILY_STATS), dates_in("approval_date", dates), app, version
-    )
+    transaction = begin(spark, storage, dates, app, version)
     held = ClassicDataFrame(transaction.held(), spark)
     if transaction.applied():
         return of_keys(batch, held).withColumn("batch_key", F.lit(True)).persist()
@@ -122,6 +121,14 @@ def add(
         rows.unpersist()
         raise
     return rows
+
+
+def begin(spark: SparkSession, storage: StorageSettings, dates: Sequence[date], app: str, version: int) -> JavaObject:
+    """The statistics' transaction (`jvm/settlement/StatisticsTransaction.java`) at the table's
+    latest version, having read the files of `dates`, to commit under (`app`, `version`)."""
+    return project_class(spark, "StatisticsTransaction").start(
+        spark._jsparkSession, storage.table(APPROVAL_DAILY_STATS), dates_in("approval_date", dates), app, version
+    )
 
 
 def of_keys(keys: DataFrame, rows: DataFrame) -> DataFrame:

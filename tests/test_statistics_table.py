@@ -12,7 +12,6 @@ from pyspark.sql.classic.dataframe import DataFrame as ClassicDataFrame
 
 from settlement import statistics
 from settlement.config import StorageSettings
-from settlement.session import project_class
 from settlement.tables import (
     APPROVAL_DAILY_STATS,
     CONFLICTS,
@@ -105,16 +104,6 @@ def test_a_batch_the_table_has_counted_is_not_added_again(spark, storage):
     counted.unpersist()
 
 
-def start(spark: SparkSession, storage: StorageSettings, day: date, version: int):
-    return project_class(spark, "StatisticsTransaction").start(
-        spark._jsparkSession,
-        storage.table(APPROVAL_DAILY_STATS),
-        statistics.dates_in("approval_date", [day]),
-        "stream",
-        version,
-    )
-
-
 def rewrite(spark: SparkSession, started) -> None:
     held = ClassicDataFrame(started.held(), spark)
     started.commit(held._jdf)
@@ -122,21 +111,21 @@ def rewrite(spark: SparkSession, started) -> None:
 
 def test_a_concurrent_commit_to_the_dates_or_under_the_id_conflicts(spark, storage):
     # Another date's commit meanwhile: no conflict.
-    started = start(spark, storage, DAY, 1)
+    started = statistics.begin(spark, storage, [DAY], "stream", 1)
     append(totals(spark, ("m-5", OTHER_DAY, 1, 1), at=LATER), storage, APPROVAL_DAILY_STATS)
     rewrite(spark, started)
 
     # A recount of the date meanwhile: the write conflicts, and nothing of it is committed.
-    started = start(spark, storage, DAY, 2)
+    started = statistics.begin(spark, storage, [DAY], "stream", 2)
     statistics.replace(spark, storage, [DAY], totals(spark, ("m-1", DAY, 7, 700), at=LATER))
     with pytest.raises(CONFLICTS):
         rewrite(spark, started)
     assert table(spark, storage)[("m-1", DAY)][:2] == (7, 700)
 
     # A backfill's fence under the stream's id, on another date: the write conflicts too.
-    started = start(spark, storage, DAY, 3)
+    started = statistics.begin(spark, storage, [DAY], "stream", 3)
     with transaction(spark, "stream", 4):
         statistics.replace(spark, storage, [OTHER_DAY], totals(spark, ("m-1", OTHER_DAY, 3, 300), at=LATER))
     with pytest.raises(CONFLICTS):
         rewrite(spark, started)
-    assert start(spark, storage, DAY, 4).applied()
+    assert statistics.begin(spark, storage, [DAY], "stream", 4).applied()
