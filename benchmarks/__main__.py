@@ -170,6 +170,7 @@ def run(args: argparse.Namespace, save: Callable[[dict], None]) -> dict:
         "settings": {
             "master": settings.spark.master,
             "shuffle_partitions": settings.spark.shuffle_partitions,
+            "read_tasks": settings.spark.read_tasks,
             "snapshot_partitions": settings.spark.snapshot_partitions,
             "driver_memory": spark.conf.get("spark.driver.memory", "1g"),
             "max_offsets_per_trigger": batch,
@@ -322,7 +323,9 @@ def markdown(results: dict) -> str:
         f"Data set: {data['payments']:,} payments, {data['records']:,} records on {data['partitions']} partitions "
         f"(seed {data['seed']}). Machine: {machine_['cores']} cores, {machine_['memory_gib']} GiB, Java "
         f"{machine_['java']}, pyspark {machine_['pyspark']}, delta-spark {machine_['delta-spark']}; "
-        f"{settings['master']}, driver memory {settings['driver_memory']}, "
+        f"{settings['master']}, {settings['shuffle_partitions']} shuffle partitions, "
+        f"{f'the topic read in {tasks} tasks' if (tasks := settings.get('read_tasks')) else 'a task per partition'}, "
+        f"driver memory {settings['driver_memory']}, "
         f"{settings['max_offsets_per_trigger']:,} records per batch at most.",
         "",
         "| measure | records/s | seconds | ratio to the ceiling |",

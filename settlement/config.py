@@ -129,9 +129,15 @@ class SparkSettings(BaseModel):
         "`--master` decides for a submitted job.",
     )
     shuffle_partitions: Annotated[int, Field(gt=0)] = Field(
-        default=4,
-        description="Shuffle partitions: a multiple of the executors' cores, no fewer than the topic's "
-        "partitions; fixed once a checkpoint holds dedup state.",
+        default=2,
+        description="Shuffle partitions, dedup's state stores among them: a multiple of the executors' cores; "
+        "fixed once a checkpoint holds dedup state.",
+    )
+    read_tasks: Annotated[int, Field(gt=0)] | None = Field(
+        default=None,
+        description="Tasks that read a batch from the payment topic, at most: the executors' cores when the topic "
+        "has more partitions than they, as each task pays its own start and its Python worker's however few "
+        "records it reads; none for a task per partition.",
     )
     snapshot_partitions: Annotated[int, Field(gt=0)] = Field(
         default=1,

@@ -75,8 +75,8 @@ log = logging.getLogger("settlement")
 JOB_DESCRIPTION = "spark.job.description"
 
 
-def payment_records(spark: SparkSession, kafka: KafkaSettings) -> DataFrame:
-    """The payment topic as a stream of Kafka records."""
+def payment_records(spark: SparkSession, kafka: KafkaSettings, tasks: int | None = None) -> DataFrame:
+    """The payment topic as a stream of Kafka records, read in at most `tasks` tasks."""
     reader = (
         kafka_source(spark.readStream, kafka)
         .option("subscribe", kafka.payment_topic)
@@ -85,7 +85,9 @@ def payment_records(spark: SparkSession, kafka: KafkaSettings) -> DataFrame:
     )
     if kafka.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", kafka.max_offsets_per_trigger)
-    return kafka_records(reader.load())
+    records = kafka_records(reader.load())
+    # Copies of a payment are ordered by their position, not by the task that read them (`dedup`).
+    return records.coalesce(tasks) if tasks else records
 
 
 def outputs(
@@ -335,7 +337,7 @@ def start(
     """The stream, running: every batch through `settlement` (a new `Settlement` if none is given)."""
     create_tables(spark, settings.storage)
     settlement = settlement or Settlement(spark, settings)
-    parsed = validation.parse(payment_records(spark, settings.kafka), settlement.holds)
+    parsed = validation.parse(payment_records(spark, settings.kafka, settings.spark.read_tasks), settlement.holds)
     writer = (
         dedup.mark_first_accepted(parsed, dedup.accepted_before(spark, settings.storage))
         .writeStream.queryName(settings.stream.query_name)
