@@ -319,12 +319,13 @@ def _history_lines(history: dict) -> list[str]:
 
 def markdown(results: dict) -> str:
     data, machine_, settings = results["data_set"], results["machine"], results["settings"]
+    tasks = settings.get("read_tasks")
+    reading = f"the topic read in {tasks} tasks" if tasks else "a task per partition"
     lines = [
         f"Data set: {data['payments']:,} payments, {data['records']:,} records on {data['partitions']} partitions "
         f"(seed {data['seed']}). Machine: {machine_['cores']} cores, {machine_['memory_gib']} GiB, Java "
         f"{machine_['java']}, pyspark {machine_['pyspark']}, delta-spark {machine_['delta-spark']}; "
-        f"{settings['master']}, {settings['shuffle_partitions']} shuffle partitions, "
-        f"{f'the topic read in {tasks} tasks' if (tasks := settings.get('read_tasks')) else 'a task per partition'}, "
+        f"{settings['master']}, {settings['shuffle_partitions']} shuffle partitions, {reading}, "
         f"driver memory {settings['driver_memory']}, "
         f"{settings['max_offsets_per_trigger']:,} records per batch at most.",
         "",

@@ -78,7 +78,7 @@ def ceiling(spark: SparkSession, settings: Settings, message_schema: str, parse:
     """Kafka to one Delta table, parsed with `from_json` ("from_json") or with the job's pydantic
     validation ("validation"): the work no settlement pipeline avoids, and what validation adds."""
     settings = fresh(settings, f"ceiling-{parse}")
-    records = topology.payment_records(spark, settings.kafka, settings.spark.read_tasks)
+    records = topology.payment_records(spark, settings)
     if parse == "from_json":
         parsed = records.withColumn("message", F.from_json("value", message_schema))
     else:

@@ -49,7 +49,7 @@ from settlement import (
     statistics_fence,
     validation,
 )
-from settlement.config import KafkaSettings, Settings
+from settlement.config import Settings
 from settlement.contract import Classification
 from settlement.metrics import Metrics
 from settlement.records import kafka_records, kafka_source, topic_records
@@ -75,8 +75,9 @@ log = logging.getLogger("settlement")
 JOB_DESCRIPTION = "spark.job.description"
 
 
-def payment_records(spark: SparkSession, kafka: KafkaSettings, tasks: int | None = None) -> DataFrame:
-    """The payment topic as a stream of Kafka records, read in at most `tasks` tasks."""
+def payment_records(spark: SparkSession, settings: Settings) -> DataFrame:
+    """The payment topic as a stream of Kafka records, read in at most `spark.read_tasks` tasks."""
+    kafka, tasks = settings.kafka, settings.spark.read_tasks
     reader = (
         kafka_source(spark.readStream, kafka)
         .option("subscribe", kafka.payment_topic)
@@ -337,7 +338,7 @@ def start(
     """The stream, running: every batch through `settlement` (a new `Settlement` if none is given)."""
     create_tables(spark, settings.storage)
     settlement = settlement or Settlement(spark, settings)
-    parsed = validation.parse(payment_records(spark, settings.kafka, settings.spark.read_tasks), settlement.holds)
+    parsed = validation.parse(payment_records(spark, settings), settlement.holds)
     writer = (
         dedup.mark_first_accepted(parsed, dedup.accepted_before(spark, settings.storage))
         .writeStream.queryName(settings.stream.query_name)
